@@ -1,0 +1,1 @@
+"""The command line: parse flags, read files, print answers."""

@@ -1,0 +1,194 @@
+"""Clerk commands for daily single entries, generated from the event models.
+
+Each command's options are the fields of one event model (ledger/events.py): the same
+definition that validates JSON Lines. Nothing here lists fields by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+import typing
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from cli.context import State, pass_state
+from ledger import events as ev
+from ledger.interchange import InvalidInput
+from ledger.records import effective
+
+#: command name -> (event model, example arguments)
+CLERK_COMMANDS: dict[str, tuple[type[ev.EventModel], str]] = {
+    "open": (ev.InquiryReceived, "--case SHZ-2024-0101 --policy shihezi-2021 --kind general "
+             "--received-by s-zhangwei --channel visit --matter 宿舍热水器不出热水 --post p-repair "
+             "--requester-name 李同学 --requester-contact 13900000000"),
+    "handoff": (ev.HandedOff, "--case SHZ-2024-0101 --from s-zhangwei --to s-lina --receipt"),
+    "accept": (ev.HandoffAccepted, "--case SHZ-2024-0101 --by s-lina"),
+    "request-materials": (ev.MaterialsRequested, "--case SQ-2024-0003 --by s-wangqiang --items 身份证复印件 --items 申请表"),
+    "receive-materials": (ev.MaterialsReceived, "--case SQ-2024-0003 --items 身份证复印件 --items 申请表"),
+    "suspend": (ev.ClockSuspended, "--case SD-2024-0002 --reason expert_review"),
+    "resume": (ev.ClockResumed, "--case SD-2024-0002"),
+    "extend": (ev.DeadlineExtended, "--case SD-2024-0002 --new-due 2024-04-12T17:30:00+08:00 "
+               "--approved-by s-leader --notified-at 2024-04-03T10:00:00+08:00 --reason 需现场勘查"),
+    "remind": (ev.Reminded, "--case SD-2024-0002 --by s-lina"),
+    "reply": (ev.Replied, "--case SHZ-2024-0101 --by s-lina --outcome resolved --note 已更换加热管"),
+    "retract": (ev.Retracted, "--target r2024-0042 --reason 重复登记"),
+    "designate-stand-in": (ev.StandInDesignated, "--post p-repair --stand-in s-zhaomin --by s-leader"),
+}
+ABSENCE_COMMANDS: dict[str, tuple[type[ev.EventModel], str]] = {
+    "start": (ev.AbsenceStarted, "--staff s-zhangwei --reason trip --handover-to s-lina --notified s-lina"),
+    "end": (ev.AbsenceEnded, "--staff s-zhangwei --briefed"),
+}
+SKIP = {"type", "recorded_at"}
+
+
+def _inner(annotation: Any) -> tuple[Any, bool]:
+    """The core type of an annotation and whether it is a list."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        return _inner(non_none[0]) if len(non_none) == 1 else (str, False)
+    if origin is list:
+        return (_inner(args[0])[0], True)
+    if origin is typing.Annotated:
+        return _inner(args[0])
+    return annotation, False
+
+
+def _options(model: type[BaseModel], prefix: str = "") -> list[tuple[click.Option, str, str | None]]:
+    """click options for a model's fields: (option, payload key, nested model key)."""
+    out: list[tuple[click.Option, str, str | None]] = []
+    for name, info in model.model_fields.items():
+        if name in SKIP:
+            continue
+        key = info.alias or name
+        core, is_list = _inner(info.annotation)
+        flag = "--" + (prefix + key).replace("_", "-")
+        help_text = (info.description or "") + (" [required]" if _required(info, name) else "")
+        param = (prefix + key).replace("-", "_")
+        if isinstance(core, type) and issubclass(core, BaseModel):
+            for opt, sub_key, _ in _options(core, prefix=key + "_"):
+                out.append((opt, sub_key.removeprefix(key + "_"), key))
+            continue
+        if core is bool:
+            opt = click.Option([f"{flag}/--no-{flag[2:]}", param], default=None, help=help_text)
+        elif core is int:
+            opt = click.Option([flag, param], type=int, help=help_text)
+        else:
+            opt = click.Option([flag, param], multiple=is_list, help=help_text)
+        out.append((opt, key, None))
+    return out
+
+
+def _required(info: FieldInfo, name: str) -> bool:
+    return info.is_required() and name != "occurred_at"
+
+
+def make_command(name: str, model: type[ev.EventModel], example: str) -> click.Command:
+    """A click command that records one event of ``model``."""
+    options = _options(model)
+
+    @pass_state
+    def callback(state: State, **kwargs: Any) -> None:
+        payload: dict[str, Any] = {"type": model.__name__}
+        nested: dict[str, dict[str, Any]] = {}
+        for opt, key, parent in options:
+            value = kwargs.get(opt.name or "")
+            if value is None or value == ():
+                continue
+            value = list(value) if isinstance(value, tuple) else value
+            if parent:
+                nested.setdefault(parent, {})[key] = value
+            else:
+                payload[key] = value
+        payload.update(nested)
+        payload.setdefault("occurred_at", datetime.now(UTC).astimezone(state.tz).isoformat(timespec="seconds"))
+        _append_one(state, payload, kwargs.get("actor"))
+
+    params: list[click.Parameter] = [opt for opt, _, _ in options]
+    params.append(click.Option(["--actor"], help="who records it"))
+    doc = (
+        f"Record {model.__name__}: {model.summary}.\n\n"
+        "--occurred-at defaults to now. Required options are marked [required].\n\n"
+        f"\b\nExample:\n  ledger {name} {example}"
+    )
+    return click.Command(name, callback=callback, params=params, help=doc, short_help=model.summary)
+
+
+def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> None:
+    line = json.dumps(payload, ensure_ascii=False)
+    try:
+        result = state.ledger.append_lines([line], actor=actor)
+    except InvalidInput as exc:
+        for error in exc.errors:
+            click.echo(f"{payload['type']}: {str(error).replace('line 1: ', '')}", err=True)
+        click.echo("nothing was written.", err=True)
+        sys.exit(1)
+    if result.appended:
+        click.echo(f"recorded {payload['type']} as event {result.first_seq}")
+    else:
+        click.echo("already in the ledger; nothing written")
+
+
+@click.command("correct")
+@click.option("--target", required=True, help="id of the event to correct [required]")
+@click.option("--reason", required=True, help="why [required]")
+@click.option("--set", "changes", multiple=True, metavar="FIELD=VALUE",
+              help="a field of the target to change (VALUE is JSON or plain text); repeatable")
+@click.option("--actor", help="who records it")
+@pass_state
+def correct(state: State, target: str, reason: str, changes: tuple[str, ...], actor: str | None) -> None:
+    """Correct an earlier event: record a Corrected event with a fixed copy.
+
+    The replacement is the target as the ledger now knows it, with the --set fields
+    changed. Nothing is edited: the original stays in the log and `--known-at` still
+    shows what was known before the correction.
+
+    \b
+    Example:
+      ledger correct --target r2024-0042 --set occurred_at=2024-03-05T16:00:00+08:00 --reason 登记时间有误
+    """
+    with state.ledger.store.read() as tx:
+        tx.execute("SELECT stream FROM ledger_ids WHERE id = ?", (target,))
+        row = tx.fetchone()
+    if row is None:
+        raise click.ClickException(f"no event with id {target!r} is in the ledger")
+    facts = effective(state.ledger.records([row[0]]), state.tz)
+    fact = next((f for f in facts if f.event_id == target), None)
+    if fact is None:
+        raise click.ClickException(f"event {target!r} is retracted or is itself a correction")
+    replacement = fact.event.content()
+    replacement.pop("id", None)
+    replacement.pop("recorded_by", None)
+    for change in changes:
+        key, sep, raw = change.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{change!r} is not FIELD=VALUE", param_hint="--set")
+        try:
+            replacement[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            replacement[key] = raw
+    payload = {
+        "type": "Corrected", "target": target, "replacement": replacement, "reason": reason,
+        "occurred_at": datetime.now(UTC).astimezone(state.tz).isoformat(timespec="seconds"),
+    }
+    _append_one(state, payload, actor)
+
+
+def register_clerk_commands(group: click.Group) -> None:
+    for name, (model, example) in CLERK_COMMANDS.items():
+        group.add_command(make_command(name, model, example))
+    absence = click.Group("absence", help="Record a staff member leaving the post (离岗) and returning.")
+    for name, (model, example) in ABSENCE_COMMANDS.items():
+        absence.add_command(make_command(name, model, example.replace("--staff", "--staff", 1)))
+    for command in absence.commands.values():
+        command.help = (command.help or "").replace("ledger start", "ledger absence start").replace(
+            "ledger end", "ledger absence end")
+    group.add_command(absence)
+    group.add_command(correct)

@@ -1,0 +1,96 @@
+"""What every command shares: the opened ledger, the timezone, time options, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from pydantic import ValidationError
+
+from ledger.application import Ledger
+from ledger.events import parse_instant
+from ledger.store import StoreError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Files with more lines than this get a progress bar on stderr.
+PROGRESS_FROM = 5000
+
+
+class State:
+    """The store URL and timezone; the ledger is opened on first use."""
+
+    def __init__(self, url: str, tz: str):
+        self.url = url
+        try:
+            self.tz = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise click.BadParameter(f"unknown timezone {tz!r}", param_hint="--tz") from None
+        self._ledger: Ledger | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from projections.readmodels import default_projectors
+
+            try:
+                self._ledger = Ledger(self.url, self.tz, projectors=default_projectors(self.tz))
+            except StoreError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+
+    def progress_lines(self, lines: Iterable[bytes], label: str) -> Iterator[bytes]:
+        """Pass lines through, drawing a progress bar on stderr for long files."""
+        buffered = list(lines)
+        if len(buffered) < PROGRESS_FROM:
+            yield from buffered
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"checking {label}", total=len(buffered))
+            for i, line in enumerate(buffered, start=1):
+                yield line
+                if i % 1000 == 0:
+                    progress.update(task, completed=i)
+            progress.update(task, completed=len(buffered))
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+class InstantType(click.ParamType):
+    """An ISO 8601 instant; without an offset it is read in the store's timezone."""
+
+    name = "INSTANT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        tz = ctx.find_object(State).tz if ctx is not None and ctx.find_object(State) else ZoneInfo("Asia/Shanghai")
+        try:
+            from pydantic import TypeAdapter
+
+            from ledger.events import Instant
+
+            return TypeAdapter(Instant).validate_python(value, context={"tz": tz})
+        except ValidationError as exc:
+            self.fail(exc.errors()[0]["msg"].removeprefix("Value error, "), param, ctx)
+
+
+INSTANT = InstantType()
+
+
+def instant_option(name: str, required: bool = False, help: str = "") -> Callable[[F], F]:
+    return click.option(name, type=INSTANT, required=required, help=help + " (ISO 8601)")
+
+
+__all__ = ["INSTANT", "State", "instant_option", "parse_instant", "pass_state"]

@@ -1,0 +1,323 @@
+"""The ledger's use cases on the write side: append a batch, read streams and the log.
+
+Writing is: parse the lines (shape), then inside one serialised transaction check their
+meaning against what the ledger knows, link each record into the hash chain, store them
+with the library's recorder, update the read models and their tracking position, commit.
+Any error rolls the whole batch back: all lines or none.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from eventsourcing.persistence import StoredEvent, Tracking
+
+from ledger.events import DEFAULT_TZ, Corrected, EventModel, Retracted
+from ledger.interchange import InvalidInput, Line, LineError, parse_lines
+from ledger.knowledge import DEFERRED, IdInfo, Knowledge
+from ledger.records import GENESIS, Record, chain_hash, fingerprint, record_from_state
+from ledger.store import DEFAULT_URL, Store, Tx
+
+LEDGER_SCHEMA = [
+    # Every event id (given by the sender or assigned), for idempotency and corrections.
+    "CREATE TABLE IF NOT EXISTS ledger_ids ("
+    " id TEXT PRIMARY KEY, seq BIGINT NOT NULL, stream TEXT NOT NULL, type TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, retracted INTEGER NOT NULL DEFAULT 0)",
+]
+
+
+class Projector(Protocol):
+    """A read model kept current from the notification log (with tracking)."""
+
+    name: str
+
+    def schema(self) -> list[str]: ...
+
+    def project(self, tx: Tx, records: Sequence[Record]) -> None: ...
+
+    def reset(self, tx: Tx) -> None: ...
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    appended: int
+    skipped: int  # lines whose id was already stored with identical content
+    first_seq: int | None
+    last_seq: int | None
+    recorded_at: datetime | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """The ledger application: one store, one timezone, one clock."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        tz: str | tzinfo = DEFAULT_TZ,
+        clock: Callable[[], datetime] = _now,
+        projectors: Sequence[Projector] = (),
+    ):
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.clock = clock
+        self.store = Store(url)
+        self.projectors = list(projectors)
+        schema = list(LEDGER_SCHEMA)
+        for projector in self.projectors:
+            schema.extend(projector.schema())
+        self.store.create_schema(schema)
+        self.catch_up()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- appending ------------------------------------------------------------------------
+
+    def append_lines(self, lines: Iterable[str | bytes], actor: str | None = None) -> AppendResult:
+        """Append JSON Lines: all or none. Raises ``InvalidInput`` with every error."""
+        good, errors = parse_lines(lines, self.tz)
+        return self.append(good, actor, shape_errors=errors)
+
+    def append_events(self, events: Sequence[EventModel], actor: str | None = None) -> AppendResult:
+        return self.append([Line(i, e) for i, e in enumerate(events, start=1)], actor)
+
+    def append(self, lines: Sequence[Line], actor: str | None = None, shape_errors: Sequence[LineError] = ()) -> AppendResult:
+        errors = list(shape_errors)
+        with self.store.write() as tx:
+            self._catch_up(tx)
+            now = self.clock()
+            head = self.store.head_row(tx)
+            prev_hash, head_time = GENESIS, None
+            if head is not None:
+                head_rec = record_from_state(head[0], "", 0, head[1])
+                prev_hash, head_time = head_rec.hash, head_rec.recorded_at
+            recorded_at = max(now, head_time) if head_time else now  # never runs backwards
+            know = self._knowledge(tx, lines, recorded_at)
+            accepted, skipped = self._check(know, lines, errors)
+            if errors:
+                errors.sort(key=lambda e: e.line)
+                raise InvalidInput(errors)
+            if not accepted:
+                return AppendResult(0, skipped, None, None, None)
+            records = self._link(tx, accepted, actor, recorded_at, prev_hash)
+            stored = [
+                StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.type, state=r.state())
+                for r in records
+            ]
+            seqs = self.store.insert(tx, stored)
+            records = [Record(s, r.stream, r.version, r.event_id, r.recorded_at, r.recorded_by,
+                              r.content, r.prev, r.hash) for s, r in zip(seqs, records)]
+            self._index(tx, records)
+            self._project(tx, records)
+            return AppendResult(len(records), skipped, seqs[0], seqs[-1], recorded_at)
+
+    def _knowledge(self, tx: Tx, lines: Sequence[Line], now: datetime) -> Knowledge:
+        """Load the streams and ids the batch touches."""
+        streams: set[str] = set()
+        ids: set[str] = set()
+        for line in lines:
+            for ev in self._with_replacement(line.event):
+                if ev.stream_kind:
+                    streams.add(ev.stream())
+                if ev.id:
+                    ids.add(ev.id)
+                for field_name, kind in ev.references.items():
+                    value = getattr(ev, "from_" if field_name == "from" else field_name, None)
+                    for name in value if isinstance(value, list) else [value]:
+                        if name is None:
+                            continue
+                        if kind == "event":
+                            ids.add(name)
+                        elif kind != "policy":
+                            streams.add(f"{kind}:{name}")
+        id_infos = self._load_ids(tx, sorted(ids))
+        streams |= {info.stream for info in id_infos.values()}
+        streams |= set(self.store.streams_like(tx, "policy:")) | set(self.store.streams_like(tx, "calendar:"))
+        rows = self.store.stream_rows(tx, sorted(streams))
+        return Knowledge.from_records(
+            (record_from_state(*row) for row in rows), id_infos, self.tz, now
+        )
+
+    @staticmethod
+    def _with_replacement(event: EventModel) -> Iterator[EventModel]:
+        yield event
+        if isinstance(event, Corrected):
+            from ledger.interchange import parse_event
+            model, _ = parse_event({**event.replacement, "type": event.replacement.get("type", "?")}, 0, ZoneInfo("UTC"))
+            if model is not None:
+                yield model
+
+    def _load_ids(self, tx: Tx, ids: Sequence[str]) -> dict[str, IdInfo]:
+        infos: dict[str, IdInfo] = {}
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i:i + 500])
+            tx.execute(
+                "SELECT id, stream, type, fingerprint, retracted FROM ledger_ids "
+                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk,
+            )
+            for id_, stream, type_, fp, retracted in tx.fetchall():
+                infos[id_] = IdInfo(stream, type_, fp, bool(retracted))
+        return infos
+
+    def _check(self, know: Knowledge, lines: Sequence[Line], errors: list[LineError]) -> tuple[list[tuple[Line, Record]], int]:
+        """Check every line in file order; accepted lines join the knowledge as they pass."""
+        accepted: list[tuple[Line, Record]] = []
+        skipped = 0
+        pending_seq = 1 << 60  # provisional order for records not stored yet
+        for line in lines:
+            event = line.event
+            content = event.content()
+            if isinstance(event, Corrected) and event.target in know.ids:
+                info = know.ids[event.target]
+                from ledger.knowledge import validate_replacement
+                line_errors = know.check(line.number, event)
+                if not line_errors:
+                    replacement = validate_replacement(event, info.type, self.tz)
+                    content["replacement"] = replacement.content()
+            else:
+                line_errors = know.check(line.number, event)
+            fp = fingerprint(content)
+            if event.id is not None and event.id in know.ids:
+                seen = know.ids[event.id]
+                if seen.fingerprint == fp:
+                    skipped += 1
+                    continue
+                where = f"line {seen.line} of this file" if seen.line else "the ledger"
+                errors.append(LineError(line.number, "id", f"{event.id!r} is already in {where} with different content"))
+                continue
+            if line_errors:
+                errors.extend(line_errors)
+                continue
+            event_id = event.id or f"ev-{uuid.uuid4().hex[:20]}"
+            if isinstance(event, Corrected | Retracted):
+                stream = know.ids[event.target].stream
+            else:
+                stream = event.stream()
+            body = {k: v for k, v in content.items() if k not in ("id", "recorded_by")}
+            record = Record(pending_seq, stream, 0, event_id, know.now, event.recorded_by or "",
+                            body, "", "")
+            pending_seq += 1
+            know.ids[event_id] = IdInfo(stream, event.type_name, fp, line=line.number)
+            know.records.setdefault(stream, []).append(record)
+            if isinstance(event, Corrected | Retracted):
+                if isinstance(event, Retracted):
+                    know.ids[event.target].retracted = True
+                know.derive(stream)
+            else:
+                from ledger.records import Fact
+                know.apply(Fact(event_id, event, pending_seq, know.now))
+            accepted.append((line, record))
+        for line, record in accepted:
+            errors.extend(self._deferred_errors(know, line))
+        for staff, first, second in know.open_absence_overlaps():
+            line = next((ln for ln, r in accepted if r.event_id == first.start_id), None)
+            errors.append(LineError(
+                line.number if line else 0, "occurred_at",
+                f"the absence of {staff!r} from {first.start.isoformat()} never ends, so it overlaps "
+                f"the absence starting {second.start.isoformat()} (event {second.start_id}); record its AbsenceEnded",
+            ))
+        return accepted, skipped
+
+    @staticmethod
+    def _deferred_errors(know: Knowledge, line: Line) -> list[LineError]:
+        event = line.event
+        errors = []
+        for type_name, field_name in DEFERRED:
+            if event.type_name != type_name:
+                continue
+            kind = event.references[field_name]
+            name = getattr(event, field_name)
+            if not know.exists(kind, name):
+                errors.append(LineError(line.number, field_name, know._unknown(kind, name)))
+        return errors
+
+    def _link(self, tx: Tx, accepted: Sequence[tuple[Line, Record]], actor: str | None,
+              recorded_at: datetime, prev_hash: str) -> list[Record]:
+        """Give each record its stream version, recorder and link in the hash chain."""
+        versions = self.store.stream_versions(tx, sorted({r.stream for _, r in accepted}))
+        records = []
+        for line, pending in accepted:
+            version = versions.get(pending.stream, 0) + 1
+            versions[pending.stream] = version
+            rec = Record(0, pending.stream, version, pending.event_id, recorded_at,
+                         line.event.recorded_by or actor or "unknown", pending.content, prev_hash, "")
+            digest = chain_hash(rec.body())
+            records.append(Record(0, rec.stream, version, rec.event_id, recorded_at, rec.recorded_by,
+                                  rec.content, prev_hash, digest))
+            prev_hash = digest
+        return records
+
+    def _index(self, tx: Tx, records: Sequence[Record]) -> None:
+        tx.executemany(
+            "INSERT INTO ledger_ids (id, seq, stream, type, fingerprint) VALUES (?, ?, ?, ?, ?)",
+            [(r.event_id, r.seq, r.stream, r.type, fingerprint(r.content)) for r in records],
+        )
+        retracted = [(r.content["target"],) for r in records if r.type == "Retracted"]
+        tx.executemany("UPDATE ledger_ids SET retracted = 1 WHERE id = ?", retracted)
+
+    # -- read models ----------------------------------------------------------------------
+
+    def _project(self, tx: Tx, records: Sequence[Record]) -> None:
+        for projector in self.projectors:
+            projector.project(tx, records)
+            self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, records[-1].seq))
+
+    def _catch_up(self, tx: Tx) -> None:
+        """Project whatever the log holds beyond each read model's tracking position."""
+        top = self.store.max_seq(tx)
+        for projector in self.projectors:
+            position = self._position(tx, projector.name)
+            while position < top:
+                rows = self.store.rows_between(tx, position, top, limit=5000)
+                records = [record_from_state(*row) for row in rows]
+                projector.project(tx, records)
+                position = records[-1].seq
+                self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
+
+    def _position(self, tx: Tx, name: str) -> int:
+        tx.execute(f"SELECT MAX(notification_id) FROM {self.store.tracking_table} WHERE application_name = ?", (name,))
+        row = tx.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def catch_up(self) -> None:
+        if not self.projectors:
+            return
+        with self.store.write() as tx:
+            self._catch_up(tx)
+
+    def rebuild(self) -> int:
+        """Drop every read model and project the whole log again; returns events projected."""
+        with self.store.write() as tx:
+            for projector in self.projectors:
+                projector.reset(tx)
+                # The tracking row only ever moves forward through the library's API; a
+                # rebuild removes it (it is a read-model position, not an event).
+                tx.execute(f"DELETE FROM {self.store.tracking_table} WHERE application_name = ?", (projector.name,))
+            self._catch_up(tx)
+            return self.store.max_seq(tx)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def records(self, streams: Sequence[str]) -> list[Record]:
+        with self.store.read() as tx:
+            return [record_from_state(*row) for row in self.store.stream_rows(tx, streams)]
+
+    def log(self, after: int = 0, batch: int = 5000) -> Iterator[Record]:
+        """The whole notification log in order, read in pages."""
+        position = after
+        while True:
+            with self.store.read() as tx:
+                rows = self.store.rows_between(tx, position, None, limit=batch)
+            if not rows:
+                return
+            for row in rows:
+                yield record_from_state(*row)
+            position = rows[-1][0]

@@ -1,0 +1,384 @@
+"""The public event format (CONTRACT.md): one pydantic model per event type.
+
+These models are the single definition of every event and its fields. Validation of
+JSON Lines input, the clerk commands' options, the stored form and the documentation
+all derive from them; there is no second list of fields to keep in step.
+
+Times: an instant with an offset is kept as given; one without an offset is read in the
+store's timezone (passed as validation context ``{"tz": ZoneInfo(...)}``, default
+Asia/Shanghai); a date alone is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, tzinfo
+from typing import Annotated, Any, ClassVar, Literal, Union
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+#: Instants outside this range are refused as typing mistakes, not guessed at.
+EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
+LATEST = datetime(2100, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+_HAS_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def context_tz(info: ValidationInfo | None) -> tzinfo:
+    """The store's timezone from the validation context (default Asia/Shanghai)."""
+    ctx = info.context if info is not None and info.context else {}
+    tz = ctx.get("tz") if isinstance(ctx, dict) else None
+    return tz if isinstance(tz, tzinfo) else ZoneInfo(DEFAULT_TZ)
+
+
+def parse_instant(value: Any, info: ValidationInfo | None = None) -> datetime:
+    """Read an ISO 8601 instant; a naive one is placed in the store's timezone."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        raise ValueError("a date alone is not an instant: give a time too, e.g. 2024-03-01T09:00:00+08:00")
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _HAS_TIME.match(text):
+            if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+                raise ValueError(
+                    f"{text!r} is a date alone, not an instant: give a time too, "
+                    f"e.g. {text}T09:00:00+08:00"
+                )
+            raise ValueError(f"{text[:60]!r} is not an ISO 8601 instant like 2024-03-01T09:00:00+08:00")
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        except ValueError:
+            raise ValueError(f"{text[:60]!r} is not a valid ISO 8601 instant") from None
+    else:
+        raise ValueError(f"expected an ISO 8601 instant string, got {type(value).__name__}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=context_tz(info))
+    if not EARLIEST <= parsed < LATEST:
+        raise ValueError(f"{parsed.isoformat()} is outside the years 2000-2099 the ledger accepts")
+    return parsed
+
+
+Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+"""A timezone-aware instant (see module docstring)."""
+
+Id = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"),
+]
+"""An identifier of staff, unit, post, case, policy or event: 1-128 printable characters."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+"""Free text written by a clerk (matter, note, reason)."""
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+AbsenceReason = Literal["trip", "meeting", "leave", "sick", "other"]
+Channel = Literal["visit", "phone", "letter", "online"]
+Outcome = Literal["resolved", "explained_refusal", "referred_outside"]
+SuspensionReason = Literal[
+    "hearing", "tender", "auction", "inspection", "appraisal", "expert_review", "other"
+]
+
+
+class EventModel(BaseModel):
+    """Fields common to every event line."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, str_strip_whitespace=True
+    )
+
+    #: Which kind of stream the event belongs to, and which field names it.
+    stream_kind: ClassVar[str] = ""
+    stream_field: ClassVar[str] = ""
+    #: Fields that name things the ledger must already know: field -> kind.
+    references: ClassVar[dict[str, str]] = {}
+    #: One-line summary for --help and the README.
+    summary: ClassVar[str] = ""
+
+    occurred_at: Instant = Field(description="when it happened in the office (ISO 8601)")
+    id: Id | None = Field(default=None, description="sender's idempotency key")
+    recorded_by: ShortText | None = Field(default=None, description="the clerk who recorded it")
+    recorded_at: None = Field(default=None, exclude=True, description="set by the ledger, never by input")
+
+    @field_validator("recorded_at", mode="before")
+    @classmethod
+    def _refuse_recorded_at(cls, value: Any) -> None:
+        raise ValueError("recorded_at is set by the ledger when it stores the event; remove it from the input")
+
+    @property
+    def type_name(self) -> str:
+        return type(self).__name__
+
+    def stream(self) -> str:
+        """The stream (aggregate) this event belongs to, e.g. ``case:SHZ-2024-0001``."""
+        return f"{self.stream_kind}:{getattr(self, self.stream_field)}"
+
+    def content(self) -> dict[str, Any]:
+        """The event as JSON-ready data, public field names, no empty optionals."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- reference data -------------------------------------------------------------------
+
+
+class UnitDefined(EventModel):
+    summary: ClassVar[str] = "a unit (科室) with its section head and supervising leader"
+    stream_kind, stream_field = "unit", "unit"
+    references: ClassVar[dict[str, str]] = {"head": "staff", "supervisor": "staff"}
+    type: Literal["UnitDefined"] = "UnitDefined"
+    unit: Id = Field(description="unit id")
+    head: Id = Field(description="section head (科室负责人), a staff id")
+    supervisor: Id = Field(description="supervising leader (分管领导), a staff id")
+    name: ShortText | None = Field(default=None, description="the unit's name")
+
+
+class StaffRegistered(EventModel):
+    summary: ClassVar[str] = "a staff member with rank and unit"
+    stream_kind, stream_field = "staff", "staff"
+    references: ClassVar[dict[str, str]] = {"unit": "unit"}
+    type: Literal["StaffRegistered"] = "StaffRegistered"
+    staff: Id = Field(description="staff id")
+    name: ShortText = Field(description="full name")
+    rank: int = Field(ge=0, le=100, description="rank, higher = more senior (职位高者)")
+    unit: Id = Field(description="unit id")
+
+
+class PostDefined(EventModel):
+    summary: ClassVar[str] = "a post (岗位) with its A and B roles"
+    stream_kind, stream_field = "post", "post"
+    references: ClassVar[dict[str, str]] = {"unit": "unit", "a": "staff", "b": "staff"}
+    type: Literal["PostDefined"] = "PostDefined"
+    post: Id = Field(description="post id")
+    unit: Id = Field(description="unit id")
+    a: Id = Field(description="A role (A角), staff id")
+    b: Id = Field(description="B role (B角), staff id")
+    name: ShortText | None = Field(default=None, description="the post's name")
+
+
+class RolesAssigned(EventModel):
+    summary: ClassVar[str] = "new A and B for an existing post"
+    stream_kind, stream_field = "post", "post"
+    references: ClassVar[dict[str, str]] = {"post": "post", "a": "staff", "b": "staff"}
+    type: Literal["RolesAssigned"] = "RolesAssigned"
+    post: Id = Field(description="post id")
+    a: Id = Field(description="A role, staff id")
+    b: Id = Field(description="B role, staff id")
+
+
+# --- A/B cover ------------------------------------------------------------------------
+
+
+class AbsenceStarted(EventModel):
+    summary: ClassVar[str] = "a staff member leaves the post (离岗), with or without handover"
+    stream_kind, stream_field = "staff", "staff"
+    references: ClassVar[dict[str, str]] = {"staff": "staff", "handover_to": "staff", "notified": "staff"}
+    type: Literal["AbsenceStarted"] = "AbsenceStarted"
+    staff: Id = Field(description="who leaves")
+    reason: AbsenceReason = Field(description="trip, meeting, leave, sick or other")
+    handover_to: Id | None = Field(default=None, description="staff handed over to (交接); none = no handover")
+    notified: list[Id] | None = Field(default=None, description="staff told of the absence")
+    expected_return: Instant | None = Field(default=None, description="expected return (ISO 8601)")
+
+
+class AbsenceEnded(EventModel):
+    summary: ClassVar[str] = "a staff member is back at the post"
+    stream_kind, stream_field = "staff", "staff"
+    references: ClassVar[dict[str, str]] = {"staff": "staff"}
+    type: Literal["AbsenceEnded"] = "AbsenceEnded"
+    staff: Id = Field(description="who is back")
+    briefed: bool | None = Field(default=None, description="B reported back (000 AB art. 6)")
+
+
+class StandInDesignated(EventModel):
+    summary: ClassVar[str] = "a leader designates a stand-in (指派) for a post whose A and B are away"
+    stream_kind, stream_field = "post", "post"
+    references: ClassVar[dict[str, str]] = {"post": "post", "stand_in": "staff", "by": "staff"}
+    type: Literal["StandInDesignated"] = "StandInDesignated"
+    post: Id = Field(description="post id")
+    stand_in: Id = Field(description="the designated staff member")
+    by: Id = Field(description="the designating leader")
+    until: Instant | None = Field(default=None, description="end of the designation (ISO 8601)")
+
+
+# --- cases ------------------------------------------------------------------------------
+
+
+class Requester(BaseModel):
+    """The citizen, student or unit who asked (服务对象). Personal data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    name: ShortText | None = None
+    contact: ShortText | None = None
+    unit: ShortText | None = None
+
+
+class CaseEvent(EventModel):
+    stream_kind, stream_field = "case", "case"
+    case: Id = Field(description="case id")
+
+
+class InquiryReceived(CaseEvent):
+    summary: ClassVar[str] = "a new case: the first-asked staff (首问) receive an inquiry"
+    references: ClassVar[dict[str, str]] = {"received_by": "staff", "post": "post", "policy": "policy"}
+    type: Literal["InquiryReceived"] = "InquiryReceived"
+    policy: Id = Field(description="policy pack id, e.g. shihezi-2021")
+    received_by: list[Id] = Field(min_length=1, max_length=20, description="staff asked (several = joint inquiry)")
+    channel: Channel = Field(description="visit, phone, letter or online")
+    matter: Text = Field(description="what was asked (事项)")
+    kind: Id = Field(description="kind of matter; selects the time limit in the pack")
+    post: Id | None = Field(default=None, description="the post that owns the matter")
+    in_remit: bool = Field(default=True, description="within the first-asked staff's remit")
+    requester: Requester | None = Field(default=None, description='{"name", "contact", "unit"}')
+
+    @field_validator("received_by")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("names the same staff member twice")
+        return value
+
+
+class HandedOff(CaseEvent):
+    summary: ClassVar[str] = "the case is handed (移交) from one staff member to another"
+    references: ClassVar[dict[str, str]] = {"case": "case", "from": "staff", "to": "staff"}
+    type: Literal["HandedOff"] = "HandedOff"
+    from_: Id = Field(alias="from", description="staff handing over")
+    to: Id = Field(description="staff receiving")
+    receipt: bool | None = Field(default=None, description="a receipt (接收单) was given")
+    note: Text | None = Field(default=None, description="free note")
+
+
+class HandoffAccepted(CaseEvent):
+    summary: ClassVar[str] = "the receiver accepts a handoff and becomes the handler (首办)"
+    references: ClassVar[dict[str, str]] = {"case": "case", "by": "staff"}
+    type: Literal["HandoffAccepted"] = "HandoffAccepted"
+    by: Id = Field(description="the accepting staff member")
+
+
+class MaterialsRequested(CaseEvent):
+    summary: ClassVar[str] = "missing materials listed to the requester (一次性告知)"
+    references: ClassVar[dict[str, str]] = {"case": "case", "by": "staff"}
+    type: Literal["MaterialsRequested"] = "MaterialsRequested"
+    by: Id = Field(description="staff making the request")
+    items: list[ShortText] = Field(min_length=1, max_length=100, description="missing items")
+
+
+class MaterialsReceived(CaseEvent):
+    summary: ClassVar[str] = "supplements received from the requester"
+    references: ClassVar[dict[str, str]] = {"case": "case"}
+    type: Literal["MaterialsReceived"] = "MaterialsReceived"
+    items: list[ShortText] = Field(min_length=1, max_length=100, description="items received")
+
+
+class ClockSuspended(CaseEvent):
+    summary: ClassVar[str] = "the clock stops (不计入时限): hearing, tender, appraisal, ..."
+    references: ClassVar[dict[str, str]] = {"case": "case"}
+    type: Literal["ClockSuspended"] = "ClockSuspended"
+    reason: SuspensionReason = Field(description="hearing, tender, auction, inspection, appraisal, expert_review, other")
+
+
+class ClockResumed(CaseEvent):
+    summary: ClassVar[str] = "the clock runs again"
+    references: ClassVar[dict[str, str]] = {"case": "case"}
+    type: Literal["ClockResumed"] = "ClockResumed"
+
+
+class DeadlineExtended(CaseEvent):
+    summary: ClassVar[str] = "a leader approves a new deadline (延期)"
+    references: ClassVar[dict[str, str]] = {"case": "case", "approved_by": "staff"}
+    type: Literal["DeadlineExtended"] = "DeadlineExtended"
+    new_due: Instant = Field(description="the new due instant (ISO 8601)")
+    approved_by: Id = Field(description="approving leader")
+    notified_at: Instant | None = Field(default=None, description="when the requester was told")
+    reason: Text | None = Field(default=None, description="why")
+
+
+class Replied(CaseEvent):
+    summary: ClassVar[str] = "the case is answered and closed (办结)"
+    references: ClassVar[dict[str, str]] = {"case": "case", "by": "staff"}
+    type: Literal["Replied"] = "Replied"
+    by: Id = Field(description="staff replying")
+    outcome: Outcome = Field(description="resolved, explained_refusal or referred_outside")
+    note: Text | None = Field(default=None, description="free note")
+
+
+class Reminded(CaseEvent):
+    summary: ClassVar[str] = "a reminder to a requester who must act (001 限时 art. 3)"
+    references: ClassVar[dict[str, str]] = {"case": "case", "by": "staff"}
+    type: Literal["Reminded"] = "Reminded"
+    by: Id = Field(description="staff reminding")
+
+
+# --- corrections ----------------------------------------------------------------------
+
+
+class Corrected(EventModel):
+    summary: ClassVar[str] = "replaces an earlier event with a corrected copy (nothing is edited)"
+    references: ClassVar[dict[str, str]] = {"target": "event"}
+    type: Literal["Corrected"] = "Corrected"
+    target: Id = Field(description="id of the event corrected")
+    replacement: dict[str, Any] = Field(description="a full event object of the same type")
+    reason: Text = Field(description="why")
+
+
+class Retracted(EventModel):
+    summary: ClassVar[str] = "withdraws an earlier event recorded in error"
+    references: ClassVar[dict[str, str]] = {"target": "event"}
+    type: Literal["Retracted"] = "Retracted"
+    target: Id = Field(description="id of the event withdrawn")
+    reason: Text = Field(description="why")
+
+
+# --- configuration recorded in the ledger ----------------------------------------------
+
+
+class PolicyAdded(EventModel):
+    summary: ClassVar[str] = "an office's own policy pack version (ledger policy add)"
+    stream_kind, stream_field = "policy", "policy"
+    type: Literal["PolicyAdded"] = "PolicyAdded"
+    policy: Id = Field(description="pack id")
+    pack: dict[str, Any] = Field(description="the pack version, as in a pack file")
+
+
+class CalendarYearAdded(EventModel):
+    summary: ClassVar[str] = "a year's official holiday schedule (ledger calendar add)"
+    stream_kind, stream_field = "calendar", "year"
+    type: Literal["CalendarYearAdded"] = "CalendarYearAdded"
+    year: int = Field(ge=2000, le=2099, description="the year")
+    schedule: dict[str, Any] = Field(description="the schedule, as in a calendar file")
+
+
+EVENT_CLASSES: tuple[type[EventModel], ...] = (
+    UnitDefined, StaffRegistered, PostDefined, RolesAssigned,
+    AbsenceStarted, AbsenceEnded, StandInDesignated,
+    InquiryReceived, HandedOff, HandoffAccepted, MaterialsRequested, MaterialsReceived,
+    ClockSuspended, ClockResumed, DeadlineExtended, Replied, Reminded,
+    Corrected, Retracted, PolicyAdded, CalendarYearAdded,
+)
+EVENT_TYPES: dict[str, type[EventModel]] = {cls.__name__: cls for cls in EVENT_CLASSES}
+CASE_TYPES = frozenset(n for n, c in EVENT_TYPES.items() if issubclass(c, CaseEvent))
+
+Event = Annotated[
+    Union[  # noqa: UP007 - a discriminated union needs Union here
+        UnitDefined, StaffRegistered, PostDefined, RolesAssigned,
+        AbsenceStarted, AbsenceEnded, StandInDesignated,
+        InquiryReceived, HandedOff, HandoffAccepted, MaterialsRequested, MaterialsReceived,
+        ClockSuspended, ClockResumed, DeadlineExtended, Replied, Reminded,
+        Corrected, Retracted, PolicyAdded, CalendarYearAdded,
+    ],
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[EventModel] = TypeAdapter(Event)

@@ -1,0 +1,154 @@
+"""Stored records: an event plus what the ledger adds (ids, both times, recorder, chain link).
+
+A record is immutable. Corrections never change one: ``effective`` replays a stream's
+records as known at an instant K and applies the ``Corrected``/``Retracted`` records
+recorded by K, giving the facts the rules reason about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from ledger.events import EVENT_TYPES, Corrected, EventModel, Retracted
+
+GENESIS = "0" * 64
+
+
+def canonical(data: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def fingerprint(content: dict[str, Any]) -> str:
+    """Identity of an event's content for idempotency (ignores id and recorder)."""
+    body = {k: v for k, v in content.items() if k not in ("id", "recorded_by")}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def chain_hash(body: dict[str, Any]) -> str:
+    """Hash of a record's body (content, both times, recorder, stream position, prev hash)."""
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored event as the ledger keeps it."""
+
+    seq: int  # position in the notification log (global order)
+    stream: str
+    version: int
+    event_id: str
+    recorded_at: datetime
+    recorded_by: str
+    content: dict[str, Any]  # public JSON form of the event, without id/recorded_by
+    prev: str
+    hash: str
+
+    @property
+    def type(self) -> str:
+        return str(self.content["type"])
+
+    def body(self) -> dict[str, Any]:
+        """What the hash covers."""
+        return {
+            "stream": self.stream,
+            "version": self.version,
+            "id": self.event_id,
+            "recorded_at": self.recorded_at.isoformat(),
+            "recorded_by": self.recorded_by,
+            "event": self.content,
+            "prev": self.prev,
+        }
+
+    def state(self) -> bytes:
+        """The stored bytes (the library's ``StoredEvent.state``)."""
+        return canonical({**self.body(), "hash": self.hash})
+
+    def event(self, tz: tzinfo) -> EventModel:
+        return decode_event(self.content, tz)
+
+
+def decode_event(content: dict[str, Any], tz: tzinfo) -> EventModel:
+    """Turn stored content back into its event model."""
+    cls = EVENT_TYPES[content["type"]]
+    return cls.model_validate(content, context={"tz": tz})
+
+
+def record_from_state(seq: int, stream: str, version: int, state: bytes | str) -> Record:
+    data = json.loads(state)
+    return Record(
+        seq=seq,
+        stream=stream,
+        version=version,
+        event_id=data["id"],
+        recorded_at=datetime.fromisoformat(data["recorded_at"]),
+        recorded_by=data["recorded_by"],
+        content=data["event"],
+        prev=data["prev"],
+        hash=data["hash"],
+    )
+
+
+@dataclass(frozen=True)
+class Fact:
+    """An event as it stands after corrections, with the evidence behind it."""
+
+    event_id: str
+    event: EventModel
+    seq: int  # sequence of the original record (ties on occurred_at keep log order)
+    recorded_at: datetime  # when the original was recorded
+    corrections: tuple[str, ...] = field(default=())  # ids of Corrected records applied
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.event.occurred_at
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return (self.event_id, *self.corrections)
+
+
+def correction_event_id(record: Record) -> str:
+    return record.event_id
+
+
+def effective(records: Iterable[Record], tz: tzinfo, known_at: datetime | None = None) -> list[Fact]:
+    """The facts of some streams as known at ``known_at``, sorted by occurred-at then seq.
+
+    Only records with ``recorded_at <= known_at`` count; a ``Corrected`` record replaces
+    its target's content (keeping the target's id as the fact's id, so evidence stays
+    stable), a ``Retracted`` record removes it.
+    """
+    facts: dict[str, Fact] = {}
+    for rec in sorted(records, key=lambda r: r.seq):
+        if known_at is not None and rec.recorded_at > known_at:
+            continue
+        event = rec.event(tz)
+        if isinstance(event, Corrected):
+            old = facts.get(event.target)
+            if old is not None:
+                replacement = decode_event(
+                    {**event.replacement, "type": old.event.type_name}, tz
+                )
+                facts[event.target] = Fact(
+                    event_id=old.event_id,
+                    event=replacement,
+                    seq=old.seq,
+                    recorded_at=old.recorded_at,
+                    corrections=(*old.corrections, rec.event_id),
+                )
+        elif isinstance(event, Retracted):
+            facts.pop(event.target, None)
+        else:
+            facts[rec.event_id] = Fact(rec.event_id, event, rec.seq, rec.recorded_at)
+    return sorted(facts.values(), key=lambda f: (f.occurred_at, f.seq))
+
+
+def as_of(facts: Sequence[Fact], at: datetime) -> list[Fact]:
+    """The facts that had occurred by ``at`` (valid time)."""
+    return [f for f in facts if f.occurred_at <= at]

@@ -1,0 +1,279 @@
+"""The event store: the ``eventsourcing`` library's recorders, SQLite or PostgreSQL.
+
+This is the only module that talks to a database. Events are the library's stored events
+(``originator_id`` = stream name such as ``case:SHZ-2024-0001``, ``originator_version`` =
+position in the stream, ``topic`` = event type, ``state`` = the record's canonical JSON);
+the library's notification id is the ledger's sequence number. The ledger's own tables
+(event index, read models, tracking) live in the same database so that one transaction
+covers a whole batch.
+
+Store URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
+``sqlite:///:memory:``, ``postgresql://user[:password]@host[:port]/dbname[?schema=name]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.utils import Environment
+
+DEFAULT_URL = "sqlite:///ledger.db"
+
+#: A lock wait longer than this is reported, not waited out (seconds).
+LOCK_TIMEOUT = 60
+
+
+class StoreError(Exception):
+    """The store URL is wrong or the database cannot be reached."""
+
+
+@dataclass(frozen=True)
+class StoreUrl:
+    dialect: str  # "sqlite" or "postgresql"
+    sqlite_path: str = ""
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+    schema: str = "public"
+
+    @classmethod
+    def parse(cls, url: str) -> StoreUrl:
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///"):]
+            if not path:
+                raise StoreError(f"store URL {url!r} names no file: use sqlite:///ledger.db")
+            return cls(dialect="sqlite", sqlite_path=path)
+        if url.startswith(("postgresql://", "postgres://")):
+            parts = urlparse(url)
+            dbname = unquote(parts.path.lstrip("/"))
+            if not dbname:
+                raise StoreError(f"store URL {url!r} names no database: postgresql://user@host:5432/dbname")
+            schema = parse_qs(parts.query).get("schema", ["public"])[0]
+            if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", schema):
+                raise StoreError(f"schema {schema!r} in the store URL must be lower-case letters, digits, _")
+            return cls(
+                dialect="postgresql",
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username or "postgres"),
+                password=unquote(parts.password or ""),
+                dbname=dbname,
+                schema=schema,
+            )
+        raise StoreError(
+            f"store URL {url!r} is not understood: use sqlite:///path/to/ledger.db "
+            "or postgresql://user@host:5432/dbname"
+        )
+
+    def environment(self) -> Environment:
+        """The library's own configuration keys for this store."""
+        if self.dialect == "sqlite":
+            return Environment("ledger", {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self.sqlite_path,
+                "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
+                "ORIGINATOR_ID_TYPE": "text",
+            })
+        return Environment("ledger", {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "ORIGINATOR_ID_TYPE": "text",
+        })
+
+
+class Tx:
+    """A cursor inside one transaction; SQL is written with ``?`` placeholders."""
+
+    def __init__(self, cursor: Any, dialect: str):
+        self.cursor = cursor
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
+        self.cursor.execute(self._sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows = self.cursor.fetchall()
+        if self.dialect == "postgresql":
+            return [tuple(r.values()) for r in rows]
+        return [tuple(r) for r in rows]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self.cursor.fetchone()
+        if row is None:
+            return None
+        return tuple(row.values()) if self.dialect == "postgresql" else tuple(row)
+
+
+class Store:
+    """The library's application recorder and tracking recorder, plus one transaction API."""
+
+    def __init__(self, url: str = DEFAULT_URL):
+        self.url = StoreUrl.parse(url)
+        self.dialect = self.url.dialect
+        try:
+            if self.dialect == "postgresql" and self.url.schema != "public":
+                self._ensure_pg_schema()
+            self.factory = InfrastructureFactory.construct(self.url.environment())
+            self.recorder: Any = self.factory.application_recorder()
+            self.tracking: Any = self.factory.tracking_recorder()
+        except Exception as exc:  # the library wraps driver errors in many ways
+            raise StoreError(f"cannot open the store {url}: {exc}") from exc
+        self.datastore: Any = self.factory.datastore  # type: ignore[attr-defined]
+        self.seq_column = "rowid" if self.dialect == "sqlite" else "notification_id"
+        self.events_table = str(self.recorder.events_table_name)
+        self.tracking_table = str(getattr(self.tracking, "tracking_table_name", "tracking"))
+
+    def _ensure_pg_schema(self) -> None:
+        import psycopg
+
+        u = self.url
+        with psycopg.connect(host=u.host, port=u.port, user=u.user, password=u.password or None,
+                             dbname=u.dbname, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{u.schema}"')
+
+    def close(self) -> None:
+        self.factory.close()
+
+    # -- transactions ----------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One serialised write transaction: a whole batch commits or nothing does.
+
+        The events table is locked first (SQLite: the database write lock, taken by the
+        first statement being a write; PostgreSQL: the library's own EXCLUSIVE table lock),
+        so concurrent clerks queue and each batch sees every batch before it.
+        """
+        with self.datastore.transaction(commit=True) as cursor:
+            tx = Tx(cursor, self.dialect)
+            self._set_search_path(tx)
+            if self.dialect == "sqlite":
+                tx.execute("UPDATE ledger_writer SET n = n + 1")
+            else:
+                self.recorder._lock_table(cursor)
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=False) as cursor:
+            tx = Tx(cursor, self.dialect)
+            self._set_search_path(tx)
+            yield tx
+
+    def _set_search_path(self, tx: Tx) -> None:
+        if self.dialect == "postgresql":
+            tx.cursor.execute(f'SET LOCAL search_path TO "{self.url.schema}"')
+
+    def create_schema(self, statements: Sequence[str]) -> None:
+        """Create the library's tables and the ledger's own (idempotent)."""
+        self.recorder.create_table()
+        self.tracking.create_table()
+        with self.datastore.transaction(commit=True) as cursor:
+            tx = Tx(cursor, self.dialect)
+            self._set_search_path(tx)
+            if self.dialect == "sqlite":
+                tx.execute("CREATE TABLE IF NOT EXISTS ledger_writer (n INTEGER NOT NULL)")
+                if tx.execute("SELECT COUNT(*) FROM ledger_writer").fetchone() == (0,):
+                    tx.execute("INSERT INTO ledger_writer VALUES (0)")
+            for statement in statements:
+                tx.execute(statement)
+
+    # -- events ----------------------------------------------------------------------
+
+    def insert(self, tx: Tx, stored: Sequence[StoredEvent]) -> list[int]:
+        """Insert stored events with the library's recorder; returns their sequence numbers."""
+        if not stored:
+            return []
+        if self.dialect == "sqlite":
+            return list(self.recorder._insert_events(tx.cursor, stored))
+        self.recorder._insert_stored_events(tx.cursor, stored)
+        ids = self.recorder._fetch_ids_after_insert_events(tx.cursor, stored)
+        return list(ids)
+
+    def stream_rows(self, tx: Tx, streams: Sequence[str]) -> list[tuple[int, str, int, bytes]]:
+        """(seq, stream, version, state) of every event in the given streams."""
+        rows: list[tuple[int, str, int, bytes]] = []
+        for i in range(0, len(streams), 500):
+            chunk = list(streams[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            tx.execute(
+                f"SELECT {self.seq_column}, originator_id, originator_version, state "
+                f"FROM {self.events_table} WHERE originator_id IN ({marks})",
+                chunk,
+            )
+            rows.extend((int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall())
+        return rows
+
+    def streams_like(self, tx: Tx, prefix: str) -> list[str]:
+        """Names of the streams starting with ``prefix`` (e.g. ``post:``)."""
+        tx.execute(
+            f"SELECT DISTINCT originator_id FROM {self.events_table} "
+            "WHERE originator_id >= ? AND originator_id < ?",
+            (prefix, prefix + "\uffff"),
+        )
+        return [str(r[0]) for r in tx.fetchall()]
+
+    def stream_versions(self, tx: Tx, streams: Sequence[str]) -> dict[str, int]:
+        versions: dict[str, int] = {}
+        for i in range(0, len(streams), 500):
+            chunk = list(streams[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            tx.execute(
+                f"SELECT originator_id, MAX(originator_version) FROM {self.events_table} "
+                f"WHERE originator_id IN ({marks}) GROUP BY originator_id",
+                chunk,
+            )
+            versions.update({str(o): int(v) for o, v in tx.fetchall()})
+        return versions
+
+    def rows_between(self, tx: Tx, after: int, upto: int | None = None, limit: int = 10_000) -> list[tuple[int, str, int, bytes]]:
+        """Notification log page: (seq, stream, version, state) with after < seq <= upto."""
+        sql = (
+            f"SELECT {self.seq_column}, originator_id, originator_version, state "
+            f"FROM {self.events_table} WHERE {self.seq_column} > ?"
+        )
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND {self.seq_column} <= ?"
+            params.append(upto)
+        sql += f" ORDER BY {self.seq_column} LIMIT ?"
+        params.append(limit)
+        tx.execute(sql, params)
+        return [(int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall()]
+
+    def head_row(self, tx: Tx) -> tuple[int, bytes] | None:
+        tx.execute(
+            f"SELECT {self.seq_column}, state FROM {self.events_table} "
+            f"ORDER BY {self.seq_column} DESC LIMIT 1"
+        )
+        row = tx.fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def max_seq(self, tx: Tx) -> int:
+        tx.execute(f"SELECT MAX({self.seq_column}) FROM {self.events_table}")
+        row = tx.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0

@@ -1,0 +1,1 @@
+"""The read side: pure rules and the read models that answer questions."""
