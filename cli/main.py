@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.clerk import register_clerk_commands
+from cli.integrity import register_integrity_commands
 from cli.context import State, instant_option, pass_state
 from cli.output import FORMATS, emit
 from ledger import __version__
@@ -86,7 +87,7 @@ def append(state: State, file: str, actor: str | None) -> None:
         sys.exit(1)
     msg = f"appended {result.appended} event(s)"
     if result.appended:
-        msg += f" (sequence {result.first_seq}-{result.last_seq}, recorded at {result.recorded_at.astimezone(state.tz).isoformat(timespec="seconds")})"
+        msg += f" (sequence {result.first_seq}-{result.last_seq}, recorded at {result.recorded_at.astimezone(state.tz).isoformat(timespec='seconds')})"
     if result.skipped:
         msg += f"; {result.skipped} already in the ledger, skipped"
     click.echo(msg)
@@ -143,6 +144,7 @@ def rebuild(state: State) -> None:
 
 
 register_clerk_commands(cli)
+register_integrity_commands(cli)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.persistence import StoredEvent, Tracking
 
 from ledger.events import DEFAULT_TZ, Corrected, EventModel, Retracted
+from ledger.integrity import append_only_statements
 from ledger.interchange import InvalidInput, Line, LineError, parse_lines
 from ledger.knowledge import DEFERRED, IdInfo, Knowledge
 from ledger.records import GENESIS, Record, chain_hash, fingerprint, record_from_state
@@ -71,6 +72,7 @@ class Ledger:
         self.store = Store(url)
         self.projectors = list(projectors)
         schema = list(LEDGER_SCHEMA)
+        schema.extend(append_only_statements(self.store.dialect, self.store.events_table))
         for projector in self.projectors:
             schema.extend(projector.schema())
         self.store.create_schema(schema)
