@@ -5,14 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from functools import update_wrapper
 from typing import Any, TypeVar
 
 import click
 
 from cli.clerk import register_clerk_commands
-from cli.integrity import register_integrity_commands
 from cli.context import State, instant_option, pass_state
+from cli.integrity import register_integrity_commands
 from cli.output import FORMATS, emit
 from ledger import __version__
 from ledger.interchange import InvalidInput
@@ -87,7 +86,8 @@ def append(state: State, file: str, actor: str | None) -> None:
         sys.exit(1)
     msg = f"appended {result.appended} event(s)"
     if result.appended:
-        msg += f" (sequence {result.first_seq}-{result.last_seq}, recorded at {result.recorded_at.astimezone(state.tz).isoformat(timespec='seconds')})"
+        when = result.recorded_at.astimezone(state.tz).isoformat(timespec="seconds")
+        msg += f" (sequence {result.first_seq}-{result.last_seq}, recorded at {when})"
     if result.skipped:
         msg += f"; {result.skipped} already in the ledger, skipped"
     click.echo(msg)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -19,9 +19,9 @@ from eventsourcing.persistence import StoredEvent, Tracking
 
 from ledger.events import DEFAULT_TZ, Corrected, EventModel, Retracted
 from ledger.integrity import append_only_statements
-from ledger.interchange import InvalidInput, Line, LineError, parse_lines
-from ledger.knowledge import DEFERRED, IdInfo, Knowledge
-from ledger.records import GENESIS, Record, chain_hash, fingerprint, record_from_state
+from ledger.interchange import InvalidInput, Line, LineError, parse_event, parse_lines
+from ledger.knowledge import DEFERRED, IdInfo, Knowledge, validate_replacement
+from ledger.records import GENESIS, Fact, Record, chain_hash, fingerprint, record_from_state
 from ledger.store import DEFAULT_URL, Store, Tx
 
 LEDGER_SCHEMA = [
@@ -91,7 +91,9 @@ class Ledger:
     def append_events(self, events: Sequence[EventModel], actor: str | None = None) -> AppendResult:
         return self.append([Line(i, e) for i, e in enumerate(events, start=1)], actor)
 
-    def append(self, lines: Sequence[Line], actor: str | None = None, shape_errors: Sequence[LineError] = ()) -> AppendResult:
+    def append(
+        self, lines: Sequence[Line], actor: str | None = None, shape_errors: Sequence[LineError] = ()
+    ) -> AppendResult:
         errors = list(shape_errors)
         with self.store.write() as tx:
             self._catch_up(tx)
@@ -115,8 +117,7 @@ class Ledger:
                 for r in records
             ]
             seqs = self.store.insert(tx, stored)
-            records = [Record(s, r.stream, r.version, r.event_id, r.recorded_at, r.recorded_by,
-                              r.content, r.prev, r.hash) for s, r in zip(seqs, records)]
+            records = [replace(r, seq=s) for s, r in zip(seqs, records, strict=True)]
             self._index(tx, records)
             self._project(tx, records)
             return AppendResult(len(records), skipped, seqs[0], seqs[-1], recorded_at)
@@ -148,12 +149,11 @@ class Ledger:
             (record_from_state(*row) for row in rows), id_infos, self.tz, now
         )
 
-    @staticmethod
-    def _with_replacement(event: EventModel) -> Iterator[EventModel]:
+    def _with_replacement(self, event: EventModel) -> Iterator[EventModel]:
+        """The event, and for a correction also its replacement (its references need loading)."""
         yield event
-        if isinstance(event, Corrected):
-            from ledger.interchange import parse_event
-            model, _ = parse_event({**event.replacement, "type": event.replacement.get("type", "?")}, 0, ZoneInfo("UTC"))
+        if isinstance(event, Corrected) and "type" in event.replacement:
+            model, _ = parse_event(event.replacement, 0, self.tz)
             if model is not None:
                 yield model
 
@@ -169,7 +169,9 @@ class Ledger:
                 infos[id_] = IdInfo(stream, type_, fp, bool(retracted))
         return infos
 
-    def _check(self, know: Knowledge, lines: Sequence[Line], errors: list[LineError]) -> tuple[list[tuple[Line, Record]], int]:
+    def _check(
+        self, know: Knowledge, lines: Sequence[Line], errors: list[LineError]
+    ) -> tuple[list[tuple[Line, Record]], int]:
         """Check every line in file order; accepted lines join the knowledge as they pass."""
         accepted: list[tuple[Line, Record]] = []
         skipped = 0
@@ -177,15 +179,11 @@ class Ledger:
         for line in lines:
             event = line.event
             content = event.content()
-            if isinstance(event, Corrected) and event.target in know.ids:
-                info = know.ids[event.target]
-                from ledger.knowledge import validate_replacement
-                line_errors = know.check(line.number, event)
-                if not line_errors:
-                    replacement = validate_replacement(event, info.type, self.tz)
-                    content["replacement"] = replacement.content()
-            else:
-                line_errors = know.check(line.number, event)
+            line_errors = know.check(line.number, event)
+            if isinstance(event, Corrected) and not line_errors:
+                # Store the replacement normalised, like any other event content.
+                target_type = know.ids[event.target].type
+                content["replacement"] = validate_replacement(event, target_type, self.tz).content()
             fp = fingerprint(content)
             if event.id is not None and event.id in know.ids:
                 seen = know.ids[event.id]
@@ -193,36 +191,36 @@ class Ledger:
                     skipped += 1
                     continue
                 where = f"line {seen.line} of this file" if seen.line else "the ledger"
-                errors.append(LineError(line.number, "id", f"{event.id!r} is already in {where} with different content"))
+                errors.append(
+                    LineError(line.number, "id", f"{event.id!r} is already in {where} with different content")
+                )
                 continue
             if line_errors:
                 errors.extend(line_errors)
                 continue
             event_id = event.id or f"ev-{uuid.uuid4().hex[:20]}"
-            if isinstance(event, Corrected | Retracted):
-                stream = know.ids[event.target].stream
-            else:
-                stream = event.stream()
+            is_correction = isinstance(event, Corrected | Retracted)
+            # A correction joins its target's stream.
+            stream = know.ids[event.target].stream if isinstance(event, Corrected | Retracted) else event.stream()
             body = {k: v for k, v in content.items() if k not in ("id", "recorded_by")}
             record = Record(pending_seq, stream, 0, event_id, know.now, event.recorded_by or "",
                             body, "", "")
             pending_seq += 1
             know.ids[event_id] = IdInfo(stream, event.type_name, fp, line=line.number)
             know.records.setdefault(stream, []).append(record)
-            if isinstance(event, Corrected | Retracted):
-                if isinstance(event, Retracted):
-                    know.ids[event.target].retracted = True
+            if isinstance(event, Retracted):
+                know.ids[event.target].retracted = True
+            if is_correction:
                 know.derive(stream)
             else:
-                from ledger.records import Fact
                 know.apply(Fact(event_id, event, pending_seq, know.now))
             accepted.append((line, record))
-        for line, record in accepted:
+        for line, _ in accepted:
             errors.extend(self._deferred_errors(know, line))
         for staff, first, second in know.open_absence_overlaps():
-            line = next((ln for ln, r in accepted if r.event_id == first.start_id), None)
+            line_no = next((ln.number for ln, r in accepted if r.event_id == first.start_id), 0)
             errors.append(LineError(
-                line.number if line else 0, "occurred_at",
+                line_no, "occurred_at",
                 f"the absence of {staff!r} from {first.start.isoformat()} never ends, so it overlaps "
                 f"the absence starting {second.start.isoformat()} (event {second.start_id}); record its AbsenceEnded",
             ))
@@ -249,11 +247,10 @@ class Ledger:
         for line, pending in accepted:
             version = versions.get(pending.stream, 0) + 1
             versions[pending.stream] = version
-            rec = Record(0, pending.stream, version, pending.event_id, recorded_at,
-                         line.event.recorded_by or actor or "unknown", pending.content, prev_hash, "")
+            rec = replace(pending, seq=0, version=version, recorded_at=recorded_at,
+                          recorded_by=line.event.recorded_by or actor or "unknown", prev=prev_hash)
             digest = chain_hash(rec.body())
-            records.append(Record(0, rec.stream, version, rec.event_id, recorded_at, rec.recorded_by,
-                                  rec.content, prev_hash, digest))
+            records.append(replace(rec, hash=digest))
             prev_hash = digest
         return records
 

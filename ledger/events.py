@@ -287,7 +287,9 @@ class ClockSuspended(CaseEvent):
     summary: ClassVar[str] = "the clock stops (不计入时限): hearing, tender, appraisal, ..."
     references: ClassVar[dict[str, str]] = {"case": "case"}
     type: Literal["ClockSuspended"] = "ClockSuspended"
-    reason: SuspensionReason = Field(description="hearing, tender, auction, inspection, appraisal, expert_review, other")
+    reason: SuspensionReason = Field(
+        description="hearing, tender, auction, inspection, appraisal, expert_review, other"
+    )
 
 
 class ClockResumed(CaseEvent):

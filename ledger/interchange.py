@@ -54,7 +54,9 @@ def _field_path(loc: tuple[Any, ...], type_name: str | None) -> str:
     return out
 
 
-def validation_errors(exc: ValidationError, line: int, prefix: str = "", type_name: str | None = None) -> list[LineError]:
+def validation_errors(
+    exc: ValidationError, line: int, prefix: str = "", type_name: str | None = None
+) -> list[LineError]:
     """Pydantic's errors as line errors naming the field."""
     errors = []
     for err in exc.errors(include_url=False):

@@ -11,14 +11,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any
 
 from pydantic import ValidationError
 
 from ledger.events import (
-    AbsenceEnded, AbsenceStarted, CalendarYearAdded, CaseEvent, Corrected, EventModel,
-    HandedOff, HandoffAccepted, InquiryReceived, PolicyAdded, PostDefined, Replied, Retracted,
-    RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined,
+    AbsenceEnded,
+    AbsenceStarted,
+    CalendarYearAdded,
+    CaseEvent,
+    Corrected,
+    EventModel,
+    HandedOff,
+    HandoffAccepted,
+    InquiryReceived,
+    PolicyAdded,
+    PostDefined,
+    Replied,
+    Retracted,
+    RolesAssigned,
+    StaffRegistered,
+    StandInDesignated,
+    UnitDefined,
 )
 from ledger.interchange import LineError, parse_event, validation_errors
 from ledger.policy import PolicyCatalogue, PolicyError, PolicyFileError, parse_pack
@@ -135,10 +150,8 @@ class Knowledge:
             elif isinstance(ev, Replied):
                 state.replied_at, state.replied_id = ev.occurred_at, fact.event_id
         elif isinstance(ev, PolicyAdded):
-            try:
-                self.catalogue = self.catalogue.with_added(parse_pack(ev.pack, ev.policy))
-            except PolicyError:
-                pass  # was valid when stored; a stored pack is never dropped silently elsewhere
+            # It was checked when stored; the catalogue resolves it the same way again.
+            self.catalogue = self.catalogue.with_added(parse_pack(ev.pack, ev.policy))
         elif isinstance(ev, CalendarYearAdded):
             self.calendar_years.add(ev.year)
 
@@ -176,10 +189,8 @@ class Knowledge:
             err("occurred_at", f"{event.occurred_at.isoformat()} is in the future "
                 f"(the ledger's clock reads {self.now.astimezone(self.tz).isoformat(timespec='seconds')})")
         self._check_references(event, err, "")
-        name = event.type_name
-        if isinstance(event, PostDefined):
-            if event.post in self.posts:
-                err("post", f"post {event.post!r} is already defined; use RolesAssigned to change its A and B")
+        if isinstance(event, PostDefined) and event.post in self.posts:
+            err("post", f"post {event.post!r} is already defined; use RolesAssigned to change its A and B")
         if isinstance(event, PostDefined | RolesAssigned) and event.a == event.b:
             err("b", "the B role must be someone other than the A role")
         if isinstance(event, AbsenceStarted):
@@ -219,7 +230,6 @@ class Knowledge:
             except ScheduleFileError as exc:
                 for message in exc.messages:
                     err("schedule", message)
-        del name
         return errors
 
     def _check_references(self, event: EventModel, err: Any, prefix: str) -> None:
@@ -269,7 +279,7 @@ class Knowledge:
         """Open absences followed by a later absence of the same person (checked at the end)."""
         found = []
         for staff, spans in self.absences.items():
-            for first, second in zip(spans, spans[1:]):
+            for first, second in pairwise(spans):
                 if first.end is None:
                     found.append((staff, first, second))
         return found

@@ -144,7 +144,7 @@ class Store:
             raise StoreError(f"cannot open the store {url}: {exc}") from exc
         self.datastore: Any = self.factory.datastore  # type: ignore[attr-defined]
         self.seq_column = "rowid" if self.dialect == "sqlite" else "notification_id"
-        self.events_table = str(self.recorder.events_table_name)
+        self.events_table = str(getattr(self.recorder, "events_table_name", "stored_events"))
         self.tracking_table = str(getattr(self.tracking, "tracking_table_name", "tracking"))
 
     def _ensure_pg_schema(self) -> None:
@@ -250,7 +250,9 @@ class Store:
             versions.update({str(o): int(v) for o, v in tx.fetchall()})
         return versions
 
-    def rows_between(self, tx: Tx, after: int, upto: int | None = None, limit: int = 10_000) -> list[tuple[int, str, int, bytes]]:
+    def rows_between(
+        self, tx: Tx, after: int, upto: int | None = None, limit: int = 10_000
+    ) -> list[tuple[int, str, int, bytes]]:
         """Notification log page: (seq, stream, version, state) with after < seq <= upto."""
         sql = (
             f"SELECT {self.seq_column}, originator_id, originator_version, state "

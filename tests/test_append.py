@@ -1,0 +1,246 @@
+"""Appending: shape and meaning checks, all-or-none, idempotency, both times, corrections.
+
+Every test here runs on SQLite and on PostgreSQL (the ``store_url`` fixture).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ledger.interchange import InvalidInput
+from tests.ledger_helpers import BASE, inquiry, jsonl
+
+
+def count(ledger: Any) -> int:
+    return sum(1 for _ in ledger.log())
+
+
+def errors_of(ledger: Any, *events: dict[str, Any]) -> list[str]:
+    before = count(ledger)
+    with pytest.raises(InvalidInput) as info:
+        ledger.append_lines(jsonl(*events))
+    assert count(ledger) == before, "nothing may be written when a line is bad"
+    return [str(e) for e in info.value.errors]
+
+
+@pytest.fixture
+def ledger(open_ledger: Any) -> Any:
+    led = open_ledger()
+    led.append_lines(jsonl(*BASE), actor="办公室-王敏")
+    return led
+
+
+def test_base_register_appends_with_both_times_and_recorder(ledger: Any, clock: Any) -> None:
+    records = list(ledger.log())
+    assert [r.seq for r in records] == list(range(1, len(BASE) + 1))
+    assert all(r.recorded_at == clock.now for r in records)
+    assert all(r.recorded_by == "办公室-王敏" for r in records)
+    assert records[0].content["occurred_at"] == "2024-03-01T08:00:00+08:00"
+
+
+def test_appending_the_same_file_twice_changes_nothing(ledger: Any) -> None:
+    result = ledger.append_lines(jsonl(*BASE))
+    assert (result.appended, result.skipped) == (0, len(BASE))
+    assert count(ledger) == len(BASE)
+
+
+def test_same_id_with_different_content_is_an_error(ledger: Any) -> None:
+    changed = {**BASE[3], "rank": 3}
+    assert errors_of(ledger, changed) == [
+        "line 1: id: 'st-a' is already in the ledger with different content"
+    ]
+
+
+def test_same_id_twice_in_one_file_differently_is_an_error(ledger: Any) -> None:
+    a = {"type": "StaffRegistered", "id": "x1", "occurred_at": "2024-03-02T08:00:00+08:00",
+         "staff": "s-x", "name": "甲", "rank": 1, "unit": "repair"}
+    errs = errors_of(ledger, a, {**a, "name": "乙"})
+    assert errs == ["line 2: id: 'x1' is already in line 1 of this file with different content"]
+
+
+def test_a_time_without_offset_is_read_in_the_store_timezone(ledger: Any) -> None:
+    ledger.append_lines(jsonl({**inquiry(), "occurred_at": "2024-03-04T09:00:00"}))
+    rec = ledger.records(["case:C1"])[0]
+    assert rec.content["occurred_at"] == "2024-03-04T09:00:00+08:00"
+
+
+def test_a_date_alone_is_refused(ledger: Any) -> None:
+    errs = errors_of(ledger, {**inquiry(), "occurred_at": "2024-03-04"})
+    assert errs == ["line 1: occurred_at: '2024-03-04' is a date alone, not an instant: give a time too, "
+                    "e.g. 2024-03-04T09:00:00+08:00"]
+
+
+def test_recorded_at_in_input_is_refused(ledger: Any) -> None:
+    errs = errors_of(ledger, {**inquiry(), "recorded_at": "2024-03-04T09:00:00+08:00"})
+    assert errs == ["line 1: recorded_at: recorded_at is set by the ledger when it stores the event; "
+                    "remove it from the input"]
+
+
+def test_every_error_of_the_file_is_reported_at_once(ledger: Any) -> None:
+    lines = jsonl(
+        inquiry("C1"),
+        {"type": "Replied", "occurred_at": "2024-03-05T09:00:00+08:00", "case": "C1", "by": "s-a"},
+        {"type": "StaffRegistered", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-y",
+         "name": "丙", "rank": "senior", "unit": "repair"},
+        {"occurred_at": "2024-03-05T09:00:00+08:00"},
+        {"type": "Teleported", "occurred_at": "2024-03-05T09:00:00+08:00"},
+    ) + ["{not json"]
+    with pytest.raises(InvalidInput) as info:
+        ledger.append_lines(lines)
+    got = [str(e) for e in info.value.errors]
+    assert got == [
+        "line 2: outcome: required field is missing",
+        "line 3: rank: Input should be a valid integer, unable to parse string as an integer",
+        "line 4: type: missing: every line needs a 'type'",
+        "line 5: type: unknown event type 'Teleported'; expected one of UnitDefined, StaffRegistered, "
+        "PostDefined, RolesAssigned, AbsenceStarted, AbsenceEnded, StandInDesignated, InquiryReceived, "
+        "HandedOff, HandoffAccepted, MaterialsRequested, MaterialsReceived, ClockSuspended, ClockResumed, "
+        "DeadlineExtended, Replied, Reminded, Corrected, Retracted, PolicyAdded, CalendarYearAdded",
+        "line 6: not valid JSON: Expecting property name enclosed in double quotes at column 2",
+    ]
+    assert count(ledger) == len(BASE)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (inquiry(received_by=["s-nobody"]),
+         "line 1: received_by[0]: staff 's-nobody' is not known to the ledger: register them first (StaffRegistered)"),
+        (inquiry(post="nopost"),
+         "line 1: post: post 'nopost' is not known to the ledger: define it first (PostDefined)"),
+        (inquiry(policy="nowhere-2020"),
+         "line 1: policy: policy 'nowhere-2020' is not known to the ledger: see `ledger policy list`, "
+         "or add the office's own pack with `ledger policy add FILE`"),
+        ({"type": "HandedOff", "occurred_at": "2024-03-05T09:00:00+08:00", "case": "C404", "from": "s-a", "to": "s-b"},
+         "line 1: case: case 'C404' is not known to the ledger: no InquiryReceived opened it"),
+        ({"type": "StaffRegistered", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-z", "name": "丁",
+          "rank": 1, "unit": "nounit"},
+         "line 1: unit: unit 'nounit' is not known to the ledger: define it first (UnitDefined)"),
+        ({"type": "PostDefined", "occurred_at": "2024-03-05T09:00:00+08:00", "post": "p2", "unit": "repair",
+          "a": "s-a", "b": "s-a"},
+         "line 1: b: the B role must be someone other than the A role"),
+        ({"type": "PostDefined", "occurred_at": "2024-03-05T09:00:00+08:00", "post": "water", "unit": "repair",
+          "a": "s-a", "b": "s-c"},
+         "line 1: post: post 'water' is already defined; use RolesAssigned to change its A and B"),
+        ({"type": "AbsenceStarted", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-a", "reason": "trip",
+          "handover_to": "s-a"},
+         "line 1: handover_to: a handover goes to someone else"),
+        ({"type": "AbsenceEnded", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-b"},
+         "line 1: staff: 's-b' has no absence in progress at 2024-03-05T09:00:00+08:00"),
+        ({"type": "Retracted", "occurred_at": "2024-03-05T09:00:00+08:00", "target": "nope", "reason": "x"},
+         "line 1: target: event 'nope' is not known to the ledger: no event with this id is in the ledger"),
+        ({"type": "StaffRegistered", "occurred_at": "2099-03-05T09:00:00+08:00", "staff": "s-f", "name": "未来",
+          "rank": 1, "unit": "repair"},
+         "line 1: occurred_at: 2099-03-05T09:00:00+08:00 is in the future (the ledger's clock reads "
+         "2024-12-01T17:00:00+08:00)"),
+        ({"type": "StaffRegistered", "occurred_at": "1970-03-05T09:00:00+08:00", "staff": "s-f", "name": "远古",
+          "rank": 1, "unit": "repair"},
+         "line 1: occurred_at: 1970-03-05T09:00:00+08:00 is outside the years 2000-2099 the ledger accepts"),
+    ],
+    ids=["unknown-staff", "unknown-post", "unknown-policy", "unknown-case", "unknown-unit", "same-a-b",
+         "post-redefined", "handover-to-self", "end-without-start", "unknown-target", "future", "far-past"],
+)
+def test_meaning_errors_name_line_and_field(ledger: Any, event: dict[str, Any], message: str) -> None:
+    assert errors_of(ledger, event) == [message]
+
+
+def test_a_handoff_goes_to_someone_else(ledger: Any) -> None:
+    errs = errors_of(ledger, inquiry(), {"type": "HandedOff", "occurred_at": "2024-03-04T10:00:00+08:00",
+                                         "case": "C1", "from": "s-a", "to": "s-a"})
+    assert errs == ["line 2: to: a handoff goes to someone else"]
+
+
+def test_acceptance_needs_a_pending_handoff(ledger: Any) -> None:
+    errs = errors_of(ledger, inquiry(), {"type": "HandoffAccepted", "occurred_at": "2024-03-04T10:00:00+08:00",
+                                         "case": "C1", "by": "s-b"})
+    assert errs == ["line 2: by: no handoff to 's-b' is pending on case 'C1'"]
+
+
+def test_a_case_is_received_once(ledger: Any) -> None:
+    ledger.append_lines(jsonl(inquiry()))
+    errs = errors_of(ledger, {**inquiry(), "id": "again"})
+    assert errs == ["line 1: case: case 'C1' was already received (event in-C1)"]
+
+
+def test_case_events_after_the_reply_are_refused_unless_corrections(ledger: Any) -> None:
+    reply = {"type": "Replied", "id": "rep-1", "occurred_at": "2024-03-05T16:00:00+08:00", "case": "C1",
+             "by": "s-a", "outcome": "resolved"}
+    ledger.append_lines(jsonl(inquiry(), reply))
+    errs = errors_of(ledger, {"type": "Reminded", "occurred_at": "2024-03-06T09:00:00+08:00", "case": "C1",
+                              "by": "s-a"})
+    assert errs == ["line 1: case: case 'C1' was replied at 2024-03-05T16:00:00+08:00 (event rep-1); "
+                    "a later case event must be a correction (Corrected/Retracted)"]
+    fix = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "rep-1",
+           "reason": "登记时间有误", "replacement": {**reply, "occurred_at": "2024-03-05T17:00:00+08:00"}}
+    del fix["replacement"]["id"]
+    assert ledger.append_lines(jsonl(fix)).appended == 1
+
+
+def test_absences_must_not_overlap_or_end_before_they_start(ledger: Any) -> None:
+    start = {"type": "AbsenceStarted", "id": "ab1", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-a",
+             "reason": "trip", "handover_to": "s-b"}
+    end = {"type": "AbsenceEnded", "id": "ab2", "occurred_at": "2024-03-08T09:00:00+08:00", "staff": "s-a"}
+    ledger.append_lines(jsonl(start, end))
+    inside = {"type": "AbsenceStarted", "occurred_at": "2024-03-06T09:00:00+08:00", "staff": "s-a", "reason": "sick"}
+    assert errors_of(ledger, inside) == [
+        "line 1: occurred_at: overlaps another absence of 's-a' "
+        "(2024-03-05T09:00:00+08:00 - 2024-03-08T09:00:00+08:00, event ab1)"
+    ]
+    later = {"type": "AbsenceStarted", "id": "ab3", "occurred_at": "2024-03-10T09:00:00+08:00", "staff": "s-a",
+             "reason": "leave"}
+    early_end = {"type": "AbsenceEnded", "occurred_at": "2024-03-09T09:00:00+08:00", "staff": "s-a"}
+    assert errors_of(ledger, later, early_end) == [
+        "line 2: occurred_at: an absence cannot end (2024-03-09T09:00:00+08:00) before it starts "
+        "(2024-03-10T09:00:00+08:00, event ab3)"
+    ]
+    never_ends = {"type": "AbsenceStarted", "id": "ab4", "occurred_at": "2024-03-01T09:00:00+08:00",
+                  "staff": "s-a", "reason": "leave"}
+    assert errors_of(ledger, never_ends)[0].startswith(
+        "line 1: occurred_at: the absence of 's-a' from 2024-03-01T09:00:00+08:00 never ends")
+
+
+def test_corrections_point_at_their_target_and_keep_type_and_stream(ledger: Any) -> None:
+    ledger.append_lines(jsonl(inquiry(), inquiry("C2")))
+    wrong_type = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "in-C1",
+                  "reason": "x", "replacement": {"type": "Replied", "occurred_at": "2024-03-04T09:00:00+08:00"}}
+    assert errors_of(ledger, wrong_type) == [
+        "line 1: replacement.type: must be InquiryReceived, the type of the corrected event"]
+    moved = {**wrong_type, "replacement": {**inquiry("C2"), "type": "InquiryReceived"}}
+    del moved["replacement"]["id"]
+    assert errors_of(ledger, moved) == [
+        "line 1: replacement.case: a correction cannot move the event to another case (it belongs to case:C1)"]
+    retract = {"type": "Retracted", "id": "rt1", "occurred_at": "2024-12-01T09:00:00+08:00",
+               "target": "in-C2", "reason": "重复登记"}
+    ledger.append_lines(jsonl(retract))
+    assert errors_of(ledger, {**retract, "id": "rt2"}) == ["line 1: target: 'in-C2' was already retracted"]
+    assert errors_of(ledger, {**retract, "id": "rt3", "target": "rt1"}) == [
+        "line 1: target: 'rt1' is itself a Retracted; correct the original event instead"]
+
+
+def test_no_code_path_edits_a_stored_event(ledger: Any, clock: Any) -> None:
+    """A correction adds an event; the original record is unchanged and still in the log."""
+    ledger.append_lines(jsonl(inquiry()))
+    before = {r.seq: r.state() for r in ledger.log()}
+    clock.tick(days=1)
+    fix = {"type": "Corrected", "occurred_at": "2024-12-02T09:00:00+08:00", "target": "in-C1",
+           "reason": "事项登记有误", "replacement": {**inquiry(), "matter": "宿舍暖气不热"}}
+    del fix["replacement"]["id"]
+    ledger.append_lines(jsonl(fix))
+    after = {r.seq: r.state() for r in ledger.log()}
+    assert all(after[seq] == state for seq, state in before.items())
+    assert len(after) == len(before) + 1
+
+
+def test_recorder_from_line_wins_over_actor(ledger: Any) -> None:
+    ledger.append_lines(jsonl({**inquiry(), "recorded_by": "前台-小刘"}), actor="办公室-王敏")
+    assert ledger.records(["case:C1"])[0].recorded_by == "前台-小刘"
+
+
+def test_recorded_at_comes_from_the_ledger_clock_and_never_runs_backwards(ledger: Any, clock: Any) -> None:
+    clock.now = datetime(2024, 1, 1, tzinfo=UTC)  # a clock set back
+    ledger.append_lines(jsonl({**inquiry(), "occurred_at": "2023-12-31T09:00:00+08:00"}))
+    head = list(ledger.log())[-1]
+    assert head.recorded_at == datetime(2024, 12, 1, 9, 0, tzinfo=UTC)
