@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.clerk import register_clerk_commands
+from cli.config import register_config_commands
 from cli.context import State, instant_option, pass_state
 from cli.integrity import register_integrity_commands
 from cli.output import FORMATS, emit
@@ -144,6 +145,7 @@ def rebuild(state: State) -> None:
 
 
 register_clerk_commands(cli)
+register_config_commands(cli)
 register_integrity_commands(cli)
 
 

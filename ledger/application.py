@@ -309,6 +309,11 @@ class Ledger:
         with self.store.read() as tx:
             return [record_from_state(*row) for row in self.store.stream_rows(tx, streams)]
 
+    def streams(self, prefix: str) -> list[str]:
+        """Names of the streams starting with ``prefix`` (e.g. ``policy:``)."""
+        with self.store.read() as tx:
+            return self.store.streams_like(tx, prefix)
+
     def log(self, after: int = 0, batch: int = 5000) -> Iterator[Record]:
         """The whole notification log in order, read in pages."""
         position = after

@@ -1,0 +1,234 @@
+"""Commands for the ledger's configuration: policy packs and the working-day calendar."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from cli.context import State, instant_option, pass_state
+from cli.output import FORMATS, emit
+from ledger.interchange import InvalidInput
+from ledger.policy import PolicyCatalogue, PolicyError, PolicyFileError, load_pack_file
+from ledger.records import effective
+from ledger.schedules import ScheduleFileError, load_schedule_file
+from projections.calendar import UnknownCalendarYear, WorkingCalendar
+from projections.configuration import calendar_from, catalogue_from
+
+fmt_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                          help="table for people, json for programs, csv")
+
+
+def _catalogue(state: State, known_at: datetime | None = None) -> PolicyCatalogue:
+    ledger = state.ledger
+    return catalogue_from(effective(ledger.records(ledger.streams("policy:")), state.tz, known_at))
+
+
+def _calendar(state: State, known_at: datetime | None = None) -> WorkingCalendar:
+    ledger = state.ledger
+    return calendar_from(effective(ledger.records(ledger.streams("calendar:")), state.tz, known_at))
+
+
+def _append_config(state: State, payload: dict[str, Any], label: str) -> None:
+    body = {k: v for k, v in payload.items() if k != "occurred_at"}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    payload["id"] = f"{label}#{digest}"  # the same file added twice is one event
+    with state.ledger.store.read() as tx:
+        if tx.execute("SELECT 1 FROM ledger_ids WHERE id = ?", (payload["id"],)).fetchone():
+            click.echo(f"{label} is already in the ledger; nothing written")
+            return
+    try:
+        result = state.ledger.append_lines([json.dumps(payload, ensure_ascii=False)])
+    except InvalidInput as exc:
+        for error in exc.errors:
+            click.echo(str(error).replace("line 1: ", ""), err=True)
+        click.echo("nothing was written.", err=True)
+        sys.exit(1)
+    if result.appended:
+        click.echo(f"added {label} (event {result.first_seq})")
+    else:
+        click.echo(f"{label} is already in the ledger; nothing written")
+
+
+@click.group()
+def policy() -> None:
+    """Policy packs: time limits, adopted rules and clause texts, with effective dates."""
+
+
+@policy.command("list")
+@instant_option("--known-at", help="the catalogue as the ledger knew it then")
+@fmt_option
+@pass_state
+def policy_list(state: State, known_at: datetime | None, fmt: str) -> None:
+    """Every pack and its versions.
+
+    \b
+    Example:
+      ledger policy list
+    """
+    catalogue = _catalogue(state, known_at)
+    rows = [
+        {"id": v.id, "effective_from": v.effective_from.isoformat(), "title": v.title,
+         "kinds": sorted(v.limits), "rules": sorted(v.rules)}
+        for pack_id in catalogue.ids() for v in catalogue.versions(pack_id)
+    ]
+    emit(rows, fmt, ["id", "effective_from", "title", "kinds", "rules"], title="policy packs")
+
+
+@policy.command("show")
+@click.argument("pack_id")
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="the version in force on this date (default: latest)")
+@fmt_option
+@pass_state
+def policy_show(state: State, pack_id: str, on: datetime | None, fmt: str) -> None:
+    """One pack version: its limits, rules and the clauses it cites (Chinese text and English).
+
+    \b
+    Example:
+      ledger policy show shihezi-2021
+      ledger policy show zhangye-2021 --on 2024-06-01 --format json
+    """
+    catalogue = _catalogue(state)
+    try:
+        versions = catalogue.versions(pack_id)
+        pack = catalogue.in_force(pack_id, on.date()) if on else versions[-1]
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+    data = pack.as_data()
+    if fmt != "table":
+        emit(data if fmt == "json" else [
+            {"rule": name, "clause": key, "zh": pack.clauses[key].zh, "en": pack.clauses[key].en}
+            for name, spec in pack.rules.items() for key in spec.clauses
+        ], fmt)
+        return
+    console = Console(width=max(Console().width, 120))
+    console.print(f"[bold]{pack.id}[/bold]  effective {pack.effective_from}  {pack.title}")
+    console.print(f"{pack.institution}; source {pack.source}")
+    limits = Table(title="time limits (限时)", header_style="bold")
+    for col in ("kind", "limit", "days", "counted", "from", "clause"):
+        limits.add_column(col)
+    for kind, kl in sorted(pack.limits.items()):
+        for which in ("transfer", "reply"):
+            lim = getattr(kl, which)
+            if lim is not None:
+                limits.add_row(kind, which, str(lim.days), lim.count, lim.from_, lim.clause)
+    console.print(limits if pack.limits else "time limits: none configured (each section sets its own)")
+    rules = Table(title="rules adopted, with clauses", header_style="bold", show_lines=True)
+    for col in ("rule", "clause", "text (中文 / English)"):
+        rules.add_column(col, overflow="fold")
+    for name, spec in pack.rules.items():
+        for key in spec.clauses:
+            clause = pack.clauses[key]
+            rules.add_row(name, key, f"{clause.zh}\n{clause.en}")
+    console.print(rules)
+    if pack.leadership_tiers:
+        console.print(f"leadership tiers: head {pack.leadership_tiers.head}; supervisor {pack.leadership_tiers.supervisor}")
+    if pack.closures:
+        console.print("office closures: " + ", ".join(d.isoformat() for d in pack.closures))
+
+
+@policy.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_state
+def policy_add(state: State, file: str) -> None:
+    """Add an office's own pack version (format: README, Policy packs).
+
+    The file is validated (every bad field reported), resolved against the packs already
+    known (`extends`), and recorded as a PolicyAdded event: it takes effect for acts on or
+    after its `effective_from`, and "as known at" queries before today do not see it.
+
+    \b
+    Example:
+      ledger policy add examples/zhangye-sections.json
+    """
+    try:
+        pack = load_pack_file(file)
+    except PolicyFileError as exc:
+        for message in exc.messages:
+            click.echo(f"{file}: {message}", err=True)
+        click.echo("nothing was written.", err=True)
+        sys.exit(1)
+    with open(file, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    payload = {"type": "PolicyAdded", "occurred_at": _now(state), "policy": pack.id, "pack": raw}
+    _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}")
+
+
+@click.group()
+def calendar() -> None:
+    """The working-day calendar: statutory holidays and make-up workdays (调休)."""
+
+
+@calendar.command("show")
+@click.argument("year", type=int)
+@fmt_option
+@pass_state
+def calendar_show(state: State, year: int, fmt: str) -> None:
+    """A year's holidays, make-up workdays and number of working days.
+
+    \b
+    Example:
+      ledger calendar show 2024
+    """
+    cal = _calendar(state)
+    schedule = cal.schedules.get(year)
+    if schedule is None:
+        raise click.ClickException(str(UnknownCalendarYear(year, cal.known_years())))
+    first = date(year, 1, 1)
+    days = (date(year + 1, 1, 1) - first).days
+    working = sum(1 for d in range(days) if cal.is_working_day(first + timedelta(days=d)))
+    data = {
+        "year": year, "source": schedule.source, "working_days": working,
+        "holidays": [{"name": h.name, "from": h.from_.isoformat(), "to": h.to.isoformat()} for h in schedule.holidays],
+        "workdays": [{"date": w.day.isoformat(), "name": w.name} for w in schedule.workdays],
+    }
+    if fmt == "json":
+        emit(data, fmt)
+        return
+    rows = [{"date": f"{h['from']} – {h['to']}", "what": f"holiday: {h['name']}"} for h in data["holidays"]]
+    rows += [{"date": w["date"], "what": f"make-up workday (调休): {w['name']}"} for w in data["workdays"]]
+    rows.sort(key=lambda r: r["date"])
+    emit(rows, fmt, ["date", "what"], title=f"{year}: {working} working days; source: {schedule.source}")
+
+
+@calendar.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_state
+def calendar_add(state: State, file: str) -> None:
+    """Add a year's official schedule (as the State Council publishes it each autumn).
+
+    Format (README, Calendar): {"year": 2027, "source": "国务院办公厅关于2027年部分节假日安排的通知",
+    "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"}, ...],
+    "workdays": [{"date": "2027-02-07", "name": "春节"}, ...]}. Cases whose clocks ran into
+    that year get their answers from then on.
+
+    \b
+    Example:
+      ledger calendar add examples/calendar-2027.json
+    """
+    try:
+        schedule = load_schedule_file(file)
+    except ScheduleFileError as exc:
+        for message in exc.messages:
+            click.echo(f"{file}: {message}", err=True)
+        click.echo("nothing was written.", err=True)
+        sys.exit(1)
+    with open(file, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    payload = {"type": "CalendarYearAdded", "occurred_at": _now(state), "year": schedule.year, "schedule": raw}
+    _append_config(state, payload, f"calendar year {schedule.year}")
+
+
+def _now(state: State) -> str:
+    return datetime.now(UTC).astimezone(state.tz).isoformat(timespec="seconds")
+
+
+def register_config_commands(group: click.Group) -> None:
+    group.add_command(policy)
+    group.add_command(calendar)
