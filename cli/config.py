@@ -83,7 +83,8 @@ def policy_list(state: State, known_at: datetime | None, fmt: str) -> None:
 
 @policy.command("show")
 @click.argument("pack_id")
-@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="the version in force on this date (default: latest)")
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]),
+              help="the version in force on this date (default: latest)")
 @fmt_option
 @pass_state
 def policy_show(state: State, pack_id: str, on: datetime | None, fmt: str) -> None:
@@ -128,7 +129,8 @@ def policy_show(state: State, pack_id: str, on: datetime | None, fmt: str) -> No
             rules.add_row(name, key, f"{clause.zh}\n{clause.en}")
     console.print(rules)
     if pack.leadership_tiers:
-        console.print(f"leadership tiers: head {pack.leadership_tiers.head}; supervisor {pack.leadership_tiers.supervisor}")
+        tiers = pack.leadership_tiers
+        console.print(f"leadership tiers: head {tiers.head}; supervisor {tiers.supervisor}")
     if pack.closures:
         console.print("office closures: " + ", ".join(d.isoformat() for d in pack.closures))
 
