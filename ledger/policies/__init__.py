@@ -1,0 +1,1 @@
+"""The built-in policy packs, one JSON file per pack version (package data)."""

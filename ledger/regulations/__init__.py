@@ -1,0 +1,1 @@
+"""Copies of the regulation texts the built-in packs quote (package data)."""
