@@ -220,9 +220,9 @@ class Requester(BaseModel):
     """The citizen, student or unit who asked (服务对象). Personal data."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-    name: ShortText | None = None
-    contact: ShortText | None = None
-    unit: ShortText | None = None
+    name: ShortText | None = Field(default=None, description="requester's name (personal data)")
+    contact: ShortText | None = Field(default=None, description="phone or address (personal data)")
+    unit: ShortText | None = Field(default=None, description="requester's unit or organisation")
 
 
 class CaseEvent(EventModel):

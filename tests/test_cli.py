@@ -1,0 +1,198 @@
+"""The command line, driven exactly as a clerk types it (click's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from tests.ledger_helpers import BASE, inquiry, jsonl
+
+
+@pytest.fixture
+def run(store_url: str) -> Any:
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Any:
+        return runner.invoke(cli, ["--store", store_url, *args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def base(run: Any, tmp_path: Path) -> Any:
+    path = tmp_path / "base.jsonl"
+    path.write_text("\n".join(jsonl(*BASE)) + "\n", encoding="utf-8")
+    result = run("append", str(path), "--actor", "办公室-王敏")
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, command in group.commands.items():
+        out.append((prefix + name, command))
+        if isinstance(command, click.Group):
+            out.extend(_commands(command, prefix + name + " "))
+    return out
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(cli), ids=[n for n, _ in _commands(cli)])
+def test_every_command_is_documented_with_an_example(name: str, command: click.Command) -> None:
+    if isinstance(command, click.Group):
+        assert command.help, f"{name} has no help"
+        return
+    assert command.help and "Example:" in command.help, f"`ledger {name}` --help shows no example"
+    assert f"ledger {name}" in command.help, f"`ledger {name}`'s example does not use the command"
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert param.help, f"ledger {name} {param.opts[0]} is undocumented"
+
+
+def test_version(run: Any) -> None:
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.startswith("ledger, version ")
+
+
+def test_append_reports_errors_with_file_line_and_field_and_writes_nothing(base: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(jsonl(inquiry(), {**inquiry("C2"), "received_by": ["s-ghost"]})) + "\n",
+                   encoding="utf-8")
+    result = base("append", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}: line 2: received_by[0]: staff 's-ghost' is not known" in result.output
+    assert "1 error(s); nothing was written." in result.output
+    events = json.loads(base("events", "--format", "json").output)
+    assert len(events) == len(BASE)
+
+
+def test_append_from_stdin_and_twice_is_a_no_op(base: Any) -> None:
+    lines = "\n".join(jsonl(inquiry())) + "\n"
+    first = base("append", "-", input=lines)
+    assert first.exit_code == 0 and "appended 1 event(s)" in first.output
+    again = base("append", "-", input=lines)
+    assert again.exit_code == 0 and "appended 0 event(s); 1 already in the ledger, skipped" in again.output
+
+
+def test_append_of_a_missing_file_is_a_clear_error(run: Any) -> None:
+    result = run("append", "/nonexistent/register.jsonl")
+    assert result.exit_code == 1
+    assert "cannot read /nonexistent/register.jsonl" in result.output
+
+
+def test_a_case_told_through_the_clerk_commands(base: Any) -> None:
+    steps = [
+        ["open", "--case", "C7", "--policy", "shihezi-2021", "--kind", "general", "--received-by", "s-a",
+         "--channel", "phone", "--matter", "楼道灯不亮", "--post", "water", "--requester-name", "陈老师",
+         "--requester-contact", "13800001111", "--occurred-at", "2024-03-04T09:00:00+08:00"],
+        ["handoff", "--case", "C7", "--from", "s-a", "--to", "s-c", "--receipt",
+         "--occurred-at", "2024-03-04T10:00:00+08:00"],
+        ["accept", "--case", "C7", "--by", "s-c", "--occurred-at", "2024-03-04T11:00:00+08:00"],
+        ["absence", "start", "--staff", "s-a", "--reason", "trip", "--handover-to", "s-b", "--notified", "s-b",
+         "--occurred-at", "2024-03-05T08:00:00+08:00"],
+        ["absence", "end", "--staff", "s-a", "--briefed", "--occurred-at", "2024-03-06T18:00:00+08:00"],
+        ["extend", "--case", "C7", "--new-due", "2024-03-12T17:00:00+08:00", "--approved-by", "s-sup",
+         "--notified-at", "2024-03-06T09:00:00+08:00", "--occurred-at", "2024-03-06T09:00:00+08:00"],
+        ["remind", "--case", "C7", "--by", "s-c", "--occurred-at", "2024-03-07T09:00:00+08:00"],
+        ["reply", "--case", "C7", "--by", "s-c", "--outcome", "resolved", "--note", "已更换灯管",
+         "--occurred-at", "2024-03-08T09:00:00+08:00", "--actor", "前台-小刘"],
+    ]
+    for step in steps:
+        result = base(*step)
+        assert result.exit_code == 0, (step, result.output)
+        assert result.output.startswith("recorded ")
+    events = json.loads(base("events", "--case", "C7", "--format", "json").output)
+    assert [e["type"] for e in events] == ["InquiryReceived", "HandedOff", "HandoffAccepted",
+                                            "DeadlineExtended", "Reminded", "Replied"]
+    assert all(e["occurred_at"] and e["recorded_at"] and e["seq"] for e in events)
+    assert events[0]["event"]["requester"] == {"name": "陈老师", "contact": "13800001111"}
+    assert events[1]["event"]["receipt"] is True
+    assert events[-1]["recorded_by"] == "前台-小刘"
+    # correct the reply's time; the original stays in the log
+    reply_id = events[-1]["id"]
+    fixed = base("correct", "--target", reply_id, "--set", "occurred_at=2024-03-08T16:00:00+08:00",
+                 "--reason", "登记时间有误")
+    assert fixed.exit_code == 0, fixed.output
+    events = json.loads(base("events", "--case", "C7", "--format", "json").output)
+    assert events[-1]["type"] == "Corrected"
+    assert events[-1]["event"]["replacement"]["occurred_at"] == "2024-03-08T16:00:00+08:00"
+    assert events[-2]["event"]["occurred_at"] == "2024-03-08T09:00:00+08:00"
+
+
+def test_a_clerk_command_with_bad_input_names_the_field_and_writes_nothing(base: Any) -> None:
+    result = base("handoff", "--case", "C404", "--from", "s-a", "--to", "s-b")
+    assert result.exit_code == 1
+    assert "HandedOff: case: case 'C404' is not known to the ledger" in result.output
+    result = base("reply", "--case", "C404", "--by", "s-a")
+    assert result.exit_code == 1
+    assert "Replied: outcome: required field is missing" in result.output
+    assert len(json.loads(base("events", "--format", "json").output)) == len(BASE)
+
+
+def test_events_known_at_hides_later_records(base: Any) -> None:
+    everything = json.loads(base("events", "--format", "json").output)
+    assert everything
+    none = json.loads(base("events", "--known-at", "2020-01-01T00:00:00+08:00", "--format", "json").output)
+    assert none == []
+
+
+def test_events_as_table_and_csv(base: Any) -> None:
+    table = base("events")
+    assert table.exit_code == 0 and "StaffRegistered" in table.output
+    csv_out = base("events", "--format", "csv")
+    assert csv_out.output.splitlines()[0] == "seq,id,type,stream,occurred_at,recorded_at,recorded_by"
+
+
+def test_policy_commands(run: Any, tmp_path: Path) -> None:
+    listing = json.loads(run("policy", "list", "--format", "json").output)
+    assert {p["id"] for p in listing} == {"shihezi-2021", "sdut-logistics", "suqian-finance", "zhangye-2021",
+                                         "pudong-tobacco"}
+    shown = json.loads(run("policy", "show", "shihezi-2021", "--format", "json").output)
+    assert shown["limits"]["general"]["reply"]["days"] == 4
+    assert "A角" in shown["clauses"]["000 AB art. 7"]["zh"]
+    bad = tmp_path / "bad-pack.json"
+    bad.write_text(json.dumps({"id": "my office", "effective_from": "2024-13-01",
+                               "limits": {"general": {"reply": {"days": 0, "count": "weekly", "from": "receipt",
+                                                                "clause": "x"}}}}), encoding="utf-8")
+    result = run("policy", "add", str(bad))
+    assert result.exit_code == 1
+    assert "nothing was written." in result.output
+    assert result.output.count(str(bad)) >= 3  # one line per bad field
+    good = tmp_path / "zhangye-sections.json"
+    good.write_text(json.dumps({"id": "zhangye-2021", "effective_from": "2024-01-01", "extends": "zhangye-2021",
+                                "limits": {"registration": {"reply": {"days": 3, "count": "working",
+                                                                      "from": "receipt",
+                                                                      "clause": "004 限时 §2"}}}}),
+                    encoding="utf-8")
+    added = run("policy", "add", str(good))
+    assert added.exit_code == 0, added.output
+    assert "already in the ledger" in run("policy", "add", str(good)).output
+    versions = [p for p in json.loads(run("policy", "list", "--format", "json").output) if p["id"] == "zhangye-2021"]
+    assert [v["effective_from"] for v in versions] == ["2021-08-20", "2024-01-01"]
+    assert versions[1]["kinds"] == ["registration"]
+
+
+def test_calendar_commands(run: Any, tmp_path: Path) -> None:
+    shown = json.loads(run("calendar", "show", "2024", "--format", "json").output)
+    assert shown["working_days"] == 251
+    assert {"date": "2024-02-04", "name": shown["workdays"][0]["name"]} in shown["workdays"]
+    unknown = run("calendar", "show", "2031")
+    assert unknown.exit_code == 1
+    assert "does not know 2031" in unknown.output and "ledger calendar add FILE" in unknown.output
+    year = tmp_path / "2031.json"
+    year.write_text(json.dumps({"year": 2031, "source": "测试", "holidays": [
+        {"name": "元旦", "from": "2031-01-01", "to": "2031-01-01"}], "workdays": []}), encoding="utf-8")
+    assert run("calendar", "add", str(year)).exit_code == 0
+    assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["year"] == 2031
+    bad = tmp_path / "bad-year.json"
+    bad.write_text(json.dumps({"year": 2032, "source": "x", "holidays": [
+        {"name": "元旦", "from": "2033-01-01", "to": "2032-01-01"}], "workdays": [{"date": "2032-01-05",
+                                                                               "name": "x"}]}), encoding="utf-8")
+    result = run("calendar", "add", str(bad))
+    assert result.exit_code == 1 and "nothing was written." in result.output
+    assert "holidays[0].from" in result.output and "workdays[0].date" in result.output
