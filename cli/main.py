@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from cli.ask import register_ask_commands
 from cli.clerk import register_clerk_commands
 from cli.config import register_config_commands
 from cli.context import State, instant_option, pass_state
@@ -16,6 +17,7 @@ from cli.integrity import register_integrity_commands
 from cli.output import FORMATS, emit
 from ledger import __version__
 from ledger.interchange import InvalidInput
+from ledger.store import StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,12 +147,17 @@ def rebuild(state: State) -> None:
 
 
 register_clerk_commands(cli)
+register_ask_commands(cli)
 register_config_commands(cli)
 register_integrity_commands(cli)
 
 
 def main() -> None:
-    cli(prog_name="ledger")
+    try:
+        cli(prog_name="ledger")
+    except StoreError as exc:  # raised mid-command, e.g. a read-only role appending: no traceback
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""Answering a committee's questions: load the facts a question needs, then ask the pure rules.
+
+This is the read side's only I/O. For one case it reads the case's stream, the units and
+posts, and the streams of the staff that can bear on the case (everyone the case names,
+the A and B of the posts, the units' heads and supervisors, stand-ins), plus the policy
+and calendar configuration: a bounded set, so the cost of a question does not grow with
+the ledger. "As known at K" is applied to every stream the same way (``effective``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.events import EventModel
+from ledger.policy import PolicyCatalogue
+from ledger.records import Fact, Record, effective
+from projections.calendar import WorkingCalendar
+from projections.configuration import calendar_from, catalogue_from
+from projections.findings import Finding, findings
+from projections.responsibility import who
+from projections.status import CaseStatus, case_status, caseload, overdue
+from projections.world import World
+
+
+class CaseNotFound(Exception):
+    """The case is not in the ledger (as known at K)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything but the case: world, policies and calendar, as known at K."""
+
+    world: World
+    catalogue: PolicyCatalogue
+    calendar: WorkingCalendar
+    known_at: datetime | None
+
+
+def _staff_named(event: EventModel) -> set[str]:
+    names: set[str] = set()
+    for field_name, kind in event.references.items():
+        if kind != "staff":
+            continue
+        value = getattr(event, "from_" if field_name == "from" else field_name, None)
+        if isinstance(value, list):
+            names.update(value)
+        elif isinstance(value, str):
+            names.add(value)
+    return names
+
+
+class Queries:
+    """The questions of CONTRACT.md over one ledger."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.store = ledger.store
+        self.tz = ledger.tz
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _records(self, streams: Iterable[str]) -> list[Record]:
+        return self.ledger.records(sorted(set(streams)))
+
+    def _facts(self, streams: Iterable[str], known_at: datetime | None) -> list[Fact]:
+        return effective(self._records(streams), self.tz, known_at)
+
+    def _prefixed(self, *prefixes: str) -> list[str]:
+        return [s for p in prefixes for s in self.ledger.streams(p)]
+
+    def context(self, case_facts: Sequence[Fact], known_at: datetime | None, all_staff: bool = False) -> Context:
+        """The world a set of cases needs, as known at ``known_at``."""
+        structure = self._facts(self._prefixed("unit:", "post:"), known_at)
+        if all_staff:
+            staff_streams = self._prefixed("staff:")
+        else:
+            names: set[str] = set()
+            for fact in [*case_facts, *structure]:  # case parties, A/B, heads, supervisors, stand-ins
+                names |= _staff_named(fact.event)
+            staff_streams = [f"staff:{n}" for n in names]
+        people = self._facts(staff_streams, known_at)
+        config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
+        return Context(
+            world=World.from_facts([*structure, *people]),
+            catalogue=catalogue_from(config),
+            calendar=calendar_from(config),
+            known_at=known_at,
+        )
+
+    def case_facts(self, case: str, known_at: datetime | None) -> list[Fact]:
+        facts = self._facts([f"case:{case}"], known_at)
+        if not facts:
+            when = f" as known at {known_at.isoformat()}" if known_at else ""
+            raise CaseNotFound(f"case {case!r} is not in the ledger{when}")
+        return facts
+
+    def cases_known(self, known_at: datetime | None) -> list[str]:
+        """Ids of the cases the ledger knew at ``known_at`` (from the case index read model)."""
+        with self.store.read() as tx:
+            if known_at is None:
+                tx.execute("SELECT case_id FROM rm_cases ORDER BY first_seq")
+            else:
+                tx.execute("SELECT case_id FROM rm_cases WHERE first_recorded_at <= ? ORDER BY first_seq",
+                           (known_at.astimezone(UTC).isoformat(),))
+            return [str(r[0]) for r in tx.fetchall()]
+
+    def all_case_facts(self, known_at: datetime | None, cases: Sequence[str] | None = None) -> dict[str, list[Fact]]:
+        ids = list(cases) if cases is not None else self.cases_known(known_at)
+        records = self._records(f"case:{c}" for c in ids)
+        by_stream: dict[str, list[Record]] = {}
+        for rec in records:
+            by_stream.setdefault(rec.stream, []).append(rec)
+        out: dict[str, list[Fact]] = {}
+        for case in ids:
+            facts = effective(by_stream.get(f"case:{case}", []), self.tz, known_at)
+            if facts:
+                out[case] = facts
+        return out
+
+    # -- questions -----------------------------------------------------------------------
+
+    def who(self, case: str, at: datetime, known_at: datetime | None = None) -> dict[str, Any]:
+        facts = self.case_facts(case, known_at)
+        ctx = self.context(facts, known_at)
+        return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
+
+    def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
+        if case is not None:
+            per_case = {case: self.case_facts(case, known_at)}
+            ctx = self.context(per_case[case], known_at)
+        else:
+            per_case = self.all_case_facts(known_at)
+            ctx = self.context([], known_at, all_staff=True)
+        out: list[Finding] = []
+        for facts in per_case.values():
+            out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
+        return [f.to_json() for f in sorted(out, key=lambda f: (f.breached_at, f.case))]
+
+    def statuses(self, at: datetime, known_at: datetime | None = None) -> list[CaseStatus]:
+        per_case = self.all_case_facts(known_at)
+        ctx = self.context([], known_at, all_staff=True)
+        return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz)
+                for facts in per_case.values()]
+
+    def overdue(self, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
+        return overdue(self.statuses(at, known_at))
+
+    def caseload(
+        self, at: datetime, known_at: datetime | None = None, staff: str | None = None
+    ) -> list[dict[str, Any]]:
+        return caseload(self.statuses(at, known_at), staff)
