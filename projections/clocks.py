@@ -1,0 +1,342 @@
+"""The case clock (限时办结): the due instant of a case's reply or transfer limit at instant T.
+
+"Within N working days of X" ends at 23:59:59.999 local on the Nth working day after the
+day of X (the day of X never counts); "within N days" counts calendar days the same way
+(CONTRACT.md "Deadlines"). Then, as far as the pack adopts them (DOMAIN.md "Clocks"):
+
+- restart_on_supplements (补正): the clock restarts at the receipt of the supplements that
+  complete every requested item; if the notice missed items (a later request lists items
+  not on the first), at the FIRST receipt of supplements (004 限时 §4);
+- suspension (不计入时限): the due moves later by the working (or, for a calendar-day limit,
+  calendar) days in [day suspended, day resumed); an open suspension stops the clock;
+- extension (延期): notified to the requester by the current due, ``new_due`` replaces it;
+  notified later or never, the old due stands (the breach is then ``invalid_extension``).
+
+A limit counted ``from: acceptance`` (Pudong's 5 days) starts at the first accepted handoff,
+the handler's (首办人) reading of it, or at receipt while there is none.
+
+Nothing that happens after the due instant can move it: a breach, once made, stays made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any, Literal
+
+from ledger.events import (
+    ClockResumed,
+    ClockSuspended,
+    DeadlineExtended,
+    HandedOff,
+    HandoffAccepted,
+    MaterialsReceived,
+    MaterialsRequested,
+    Reminded,
+    Replied,
+)
+from ledger.policy import Limit, NoLimitConfigured, PolicyCatalogue, PolicyPack
+from ledger.records import Fact
+from projections.calendar import WorkingCalendar, end_of_day
+from projections.responsibility import CaseFile, case_file, rule_clauses, when
+from projections.world import pair_intervals
+
+Which = Literal["reply", "transfer"]
+#: running; suspended (不计入时限); awaiting_supplements (待补正); no_limit (none configured)
+State = Literal["running", "suspended", "awaiting_supplements", "no_limit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of how the due instant was reached, with its clause and evidence."""
+
+    text: str
+    clause: str | None = None
+    evidence: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.text} [{self.clause}]" if self.clause else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidExtension:
+    """An extension notified after the due it was to replace, or never: that due stands."""
+
+    fact: Fact
+    old_due: datetime
+    notified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseClock:
+    """A case's deadline of one kind (reply or transfer) as of instant ``at``."""
+
+    case: str
+    which: Which
+    at: datetime
+    pack: PolicyPack  # the version in force on the day of receipt
+    limit: Limit | None
+    start: datetime | None
+    due: datetime | None  # None while the clock is stopped, or with no limit
+    state: State
+    basis: tuple[Step, ...]
+    suspensions: tuple[tuple[datetime, datetime | None], ...]
+    invalid_extensions: tuple[InvalidExtension, ...]
+    stood: InvalidExtension | None  # the due is one an invalid extension failed to replace
+    reply: Fact | None
+    reminders: tuple[Fact, ...]  # Reminded at or before the due
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e for step in self.basis for e in step.evidence))
+
+    def is_suspended_at(self, t: datetime) -> bool:
+        """Whether the clock was stopped by a suspension at ``t``."""
+        return any(s <= t and (e is None or t < e) for s, e in self.suspensions)
+
+    def replied_by(self, t: datetime) -> bool:
+        return self.reply is not None and self.reply.occurred_at <= t
+
+    def breached(self) -> bool:
+        """The due passed before ``at`` and no reply came by it."""
+        return self.due is not None and self.due < self.at and not self.replied_by(self.due)
+
+    def overdue_at(self, t: datetime) -> bool:
+        """CONTRACT: T is past the due instant and the case has no reply by T."""
+        return self.due is not None and t > self.due and not self.replied_by(t)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case, "which": self.which, "state": self.state,
+            "limit": None if self.limit is None else self.limit.describe(),
+            "start": None if self.start is None else self.start.isoformat(),
+            "due": None if self.due is None else self.due.isoformat(),
+            "basis": [str(s) for s in self.basis], "evidence": list(self.evidence),
+            "invalid_extensions": [x.fact.event_id for x in self.invalid_extensions],
+            "policy": self.pack.id, "policy_version": self.pack.effective_from.isoformat(),
+        }
+
+
+def case_clock(
+    file: CaseFile, at: datetime, catalogue: PolicyCatalogue, calendar: WorkingCalendar,
+    tz: tzinfo, which: Which = "reply",
+) -> CaseClock:
+    """The clock of ``file`` as of ``at``; raises ``NoLimitConfigured``, ``UnknownCalendarYear``."""
+    received = file.receipt
+    on = received.occurred_at.astimezone(tz).date()
+    pack = catalogue.in_force(file.inquiry.policy, on)
+    kinds = pack.limits.get(file.inquiry.kind)
+    if kinds is None:
+        raise NoLimitConfigured(pack, file.inquiry.kind, on)
+    limit = kinds.reply if which == "reply" else kinds.transfer
+    facts = file.upto(at)
+    reply = next((f for f in facts if isinstance(f.event, Replied)), None)
+    clock = _Clock(pack, limit, calendar, tz, at)
+    if limit is None:
+        clock.step(f"the pack sets no {which} limit for kind {file.inquiry.kind!r}")
+        return clock.result(file, which, None, "no_limit", reply, facts)
+    start = received
+    clock.step(f"received (受理) {when(received.occurred_at, tz)}", None, received.evidence)
+    if which == "reply" and limit.from_ == "acceptance":
+        accepted = _first_acceptance(facts)
+        if accepted is not None and accepted.occurred_at <= clock.run(
+                start, facts, accepted.occurred_at, record=False):
+            start = accepted
+            clock.step(f"handler accepted (接收) {when(accepted.occurred_at, tz)}: the clock counts from it",
+                       limit.clause, accepted.evidence)
+    if which == "reply" and pack.adopts("restart_on_supplements"):
+        restart, waiting = _restart(clock, start, facts)
+        if waiting is not None:
+            return clock.result(file, which, None, waiting, reply, facts)
+        start = restart
+    if which == "transfer":
+        clock.run(start, (), at)
+    else:
+        clock.run(start, facts, at)
+    state: State = "suspended" if clock.open_suspension else "running"
+    return clock.result(file, which, start.occurred_at, state, reply, facts)
+
+
+class _Clock:
+    """The fold that computes a due instant; keeps the basis steps as it goes."""
+
+    def __init__(self, pack: PolicyPack, limit: Limit | None, calendar: WorkingCalendar,
+                 tz: tzinfo, at: datetime) -> None:
+        self.pack, self.limit, self.calendar, self.tz, self.at = pack, limit, calendar, tz, at
+        self.basis: list[Step] = []
+        self.suspensions: list[tuple[datetime, datetime | None]] = []
+        self.invalid: list[InvalidExtension] = []
+        self.open_suspension = False
+        self.due: datetime | None = None
+
+    def step(self, text: str, clause: str | None = None, evidence: tuple[str, ...] = ()) -> None:
+        self.basis.append(Step(text, clause, evidence))
+
+    def day(self, t: datetime) -> date:
+        return t.astimezone(self.tz).date()
+
+    def _shift(self, due: datetime, first: date, end: date) -> datetime:
+        """``due`` moved by the days of [first, end), keeping its time of day (an extension's 17:30)."""
+        assert self.limit is not None
+        if self.limit.count == "working":
+            day = self.calendar.add_working_days(self.day(due), self.calendar.working_days_in(first, end))
+        else:
+            day = self.calendar.add_calendar_days(self.day(due), (end - first).days)
+        return datetime.combine(day, due.astimezone(self.tz).time(), tzinfo=self.tz)
+
+    def run(self, start: Fact, facts: tuple[Fact, ...] | list[Fact], until: datetime,
+            record: bool = True) -> datetime:
+        """The due instant counting from ``start`` with the events up to ``until``."""
+        assert self.limit is not None
+        limit, tz = self.limit, self.tz
+        due = end_of_day(self.calendar.add_days(self.day(start.occurred_at), limit.days, limit.count), tz)
+        basis_mark, susp_mark, inv_mark = len(self.basis), len(self.suspensions), len(self.invalid)
+        self.step(f"{limit.describe()} (from {when(start.occurred_at, tz)}): due {when(due, tz)}",
+                  limit.clause, start.evidence)
+        later = [f for f in facts if start.occurred_at <= f.occurred_at <= until]
+        effects: list[tuple[datetime, int, Fact | tuple[Fact, Fact | None]]] = []
+        unnotified: list[Fact] = []
+        if self.pack.adopts("suspension"):
+            marks = [f for f in later if isinstance(f.event, ClockSuspended | ClockResumed)]
+            for i, pair in enumerate(pair_intervals(marks, lambda f: isinstance(f.event, ClockSuspended))):
+                effects.append((pair[0].occurred_at, i, pair))
+        if self.pack.adopts("extension"):
+            for i, f in enumerate(later):
+                e = f.event
+                if isinstance(e, DeadlineExtended):
+                    if e.notified_at is not None and e.notified_at <= until:
+                        effects.append((max(e.notified_at, e.occurred_at), 10_000 + i, f))
+                    else:
+                        unnotified.append(f)
+        open_since: datetime | None = None
+        for instant, _, item in sorted(effects, key=lambda x: (x[0], x[1])):
+            if isinstance(item, tuple):
+                begun, ended = item
+                if open_since is not None:
+                    continue
+                if begun.occurred_at > due:
+                    self.step(f"suspended {when(begun.occurred_at, tz)} after the due: no effect")
+                    continue
+                keys = rule_clauses(self.pack, "suspension")
+                if ended is None or ended.occurred_at > until:
+                    open_since = begun.occurred_at
+                    self.suspensions.append((begun.occurred_at, None))
+                    self.step(f"suspended (不计入时限) since {when(begun.occurred_at, tz)}: the clock is stopped",
+                              keys[0] if keys else None, begun.evidence)
+                    continue
+                old = due
+                due = self._shift(due, self.day(begun.occurred_at), self.day(ended.occurred_at))
+                self.suspensions.append((begun.occurred_at, ended.occurred_at))
+                unit = "working days" if limit.count == "working" else "days"
+                self.step(f"suspended {when(begun.occurred_at, tz)} to {when(ended.occurred_at, tz)}: "
+                          f"{unit} in [{self.day(begun.occurred_at)}, {self.day(ended.occurred_at)}) added, "
+                          f"due {when(old, tz)} -> {when(due, tz)}",
+                          keys[0] if keys else None, (*begun.evidence, *ended.evidence))
+            else:
+                e = item.event
+                assert isinstance(e, DeadlineExtended)
+                keys = rule_clauses(self.pack, "extension")
+                told = e.notified_at or instant
+                if told <= due or open_since is not None:  # a stopped clock cannot run out
+                    self.step(f"extension (延期) notified {when(told, tz)}, before the due "
+                              f"{when(due, tz)}: new due {when(e.new_due, tz)}",
+                              keys[0] if keys else None, item.evidence)
+                    due = e.new_due
+                else:
+                    self._invalid(item, due, e.notified_at)
+        for f in unnotified:
+            e = f.event
+            assert isinstance(e, DeadlineExtended)
+            if due < until:
+                self._invalid(f, due, None)
+            else:
+                self.step(f"extension to {when(e.new_due, tz)} not yet notified to the requester: "
+                          f"the due {when(due, tz)} stands for now", None, f.evidence)
+        if not record:
+            del self.basis[basis_mark:], self.suspensions[susp_mark:], self.invalid[inv_mark:]
+        else:
+            self.open_suspension = open_since is not None
+            self.due = due
+        return due
+
+    def _invalid(self, fact: Fact, due: datetime, notified: datetime | None) -> None:
+        e = fact.event
+        assert isinstance(e, DeadlineExtended)
+        keys = rule_clauses(self.pack, "extension")
+        told = "never notified" if notified is None else f"notified {when(notified, self.tz)}"
+        self.step(f"extension to {when(e.new_due, self.tz)} {told}, after the due {when(due, self.tz)}: "
+                  f"invalid, the due stands", keys[0] if keys else None, fact.evidence)
+        self.invalid.append(InvalidExtension(fact, due, notified))
+
+    def result(self, file: CaseFile, which: Which, start: datetime | None, state: State,
+               reply: Fact | None, facts: tuple[Fact, ...]) -> CaseClock:
+        due = self.due if state == "running" else None
+        stood = next((x for x in reversed(self.invalid) if x.old_due == due), None)
+        reminders = tuple(f for f in facts if isinstance(f.event, Reminded)
+                          and due is not None and f.occurred_at <= due)
+        return CaseClock(
+            case=file.case, which=which, at=self.at, pack=self.pack, limit=self.limit, start=start,
+            due=due, state=state, basis=tuple(self.basis), suspensions=tuple(self.suspensions),
+            invalid_extensions=tuple(self.invalid), stood=stood, reply=reply, reminders=reminders,
+        )
+
+
+def _first_acceptance(facts: tuple[Fact, ...]) -> Fact | None:
+    """The first accepted handoff: the handler (首办人) starts the clock, once."""
+    offered: set[str] = set()
+    for f in facts:
+        if isinstance(f.event, HandedOff):
+            offered.add(f.event.to)
+        elif isinstance(f.event, HandoffAccepted) and f.event.by in offered:
+            return f
+    return None
+
+
+def _restart(clock: _Clock, start: Fact, facts: tuple[Fact, ...]) -> tuple[Fact, State | None]:
+    """Where the clock restarts after a materials request (补正), or that it awaits them."""
+    requests = [f for f in facts if isinstance(f.event, MaterialsRequested)
+                and f.occurred_at >= start.occurred_at]
+    if not requests:
+        return start, None
+    first = requests[0]
+    assert isinstance(first.event, MaterialsRequested)
+    keys = rule_clauses(clock.pack, "restart_on_supplements")
+    clause = keys[0] if keys else None
+    due = clock.run(start, facts, first.occurred_at, record=False)
+    if first.occurred_at > due:
+        clock.step(f"materials requested {when(first.occurred_at, clock.tz)} after the due: no restart",
+                   clause, first.evidence)
+        return start, None
+    asked = set(first.event.items)
+    missed = any(not set(r.event.items) <= asked for r in requests[1:])  # type: ignore[attr-defined]
+    receipts = [f for f in facts if isinstance(f.event, MaterialsReceived)
+                and f.occurred_at >= first.occurred_at]
+    restart: Fact | None = None
+    if missed:
+        restart = receipts[0] if receipts else None
+        why = "the notice missed items, so from the FIRST receipt of supplements"
+    else:
+        got: set[str] = set()
+        for f in receipts:
+            got |= set(f.event.items)  # type: ignore[attr-defined]
+            if asked <= got:
+                restart = f
+                break
+        why = "from the receipt that completes every requested item"
+    clock.step(f"materials requested (一次性告知) {when(first.occurred_at, clock.tz)}: "
+               f"the clock restarts at the supplements, {why}", clause, first.evidence)
+    if restart is None:
+        clock.step("awaiting supplements (待补正): the clock is stopped", clause)
+        return start, "awaiting_supplements"
+    clock.step(f"supplements received {when(restart.occurred_at, clock.tz)}: the clock restarts",
+               clause, restart.evidence)
+    return restart, None
+
+
+def deadline(
+    case_facts: Iterable[Fact], at: datetime, catalogue: PolicyCatalogue, calendar: WorkingCalendar,
+    tz: tzinfo, which: Which = "reply",
+) -> CaseClock:
+    """:func:`case_clock` from a case's facts; raises ``CaseNotFoundAt`` before its receipt."""
+    return case_clock(case_file(case_facts, at), at, catalogue, calendar, tz, which)

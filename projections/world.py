@@ -1,0 +1,324 @@
+"""The world around the cases: units, staff, posts and A/B cover (AB角补位), by valid time.
+
+A :class:`World` is built once from the effective facts of the reference-data and cover
+streams and then answers "as of instant T" questions with a binary search, so the rules
+that ask it many times per case stay cheap. Nothing here reads a clock or a database.
+
+Facts that occurred at the same instant are put in a canonical order (:func:`canonical`)
+so that an answer never depends on which of them the clerk happened to record first.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from ledger.events import (
+    AbsenceEnded,
+    AbsenceStarted,
+    PostDefined,
+    RolesAssigned,
+    StaffRegistered,
+    StandInDesignated,
+    UnitDefined,
+)
+from ledger.records import Fact
+
+#: Within one instant: definitions before assignments, a case's receipt before what follows.
+_TYPE_RANK = {
+    "UnitDefined": 0, "StaffRegistered": 1, "PostDefined": 2, "RolesAssigned": 3,
+    "StandInDesignated": 4, "AbsenceStarted": 5, "AbsenceEnded": 6,
+    "InquiryReceived": 10, "HandedOff": 11, "HandoffAccepted": 12, "MaterialsRequested": 13,
+    "MaterialsReceived": 14, "ClockSuspended": 15, "ClockResumed": 16, "DeadlineExtended": 17,
+    "Reminded": 18, "Replied": 19,
+}
+T = TypeVar("T")
+_NOT_CONTENT = frozenset({"id", "recorded_by", "recorded_at"})
+
+
+def _order_key(fact: Fact) -> tuple[Any, ...]:
+    # Content, not the log sequence, breaks ties: the same facts give the same answer
+    # whatever order they were recorded in; the event id settles exact duplicates.
+    event = fact.event
+    content = tuple(sorted((k, repr(v)) for k, v in event.__dict__.items() if k not in _NOT_CONTENT))
+    return (event.occurred_at, _TYPE_RANK.get(event.type_name, 99), content, fact.event_id)
+
+
+def canonical(facts: Iterable[Fact]) -> list[Fact]:
+    """``facts`` by occurred-at, ties broken by type and content (never by log order)."""
+    return sorted(facts, key=_order_key)
+
+
+def pair_intervals(
+    facts: Sequence[Fact], opens: Callable[[Fact], bool]
+) -> list[tuple[Fact, Fact | None]]:
+    """Pair opening and closing facts (canonical order) into [open, close) intervals.
+
+    At one instant a close applies first when an interval is already open (back and away
+    again), otherwise opens apply first (an empty interval, dropped). A second open while
+    one is open, or a close with none open, changes nothing: the write side refuses both.
+    """
+    out: list[tuple[Fact, Fact | None]] = []
+    current: Fact | None = None
+    i = 0
+    while i < len(facts):
+        j = i
+        while j < len(facts) and facts[j].occurred_at == facts[i].occurred_at:
+            j += 1
+        group = facts[i:j]
+        starts = [f for f in group if opens(f)]
+        ends = [f for f in group if not opens(f)]
+        if current is not None and ends:
+            out.append((current, ends.pop(0)))
+            current = None
+        if starts and current is None:
+            current = starts[0]
+            if ends:  # opened and closed at the same instant: covers nothing
+                current = None
+        i = j
+    if current is not None:
+        out.append((current, None))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A unit (科室) with its section head (科室负责人) and supervising leader (分管领导)."""
+
+    unit: str
+    head: str
+    supervisor: str
+    name: str | None
+    fact: Fact
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """A staff member as registered: rank (higher = more senior) and unit."""
+
+    staff: str
+    name: str
+    rank: int
+    unit: str
+    fact: Fact
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A post (岗位) with its A role (A角, primary) and B role (B角, backup)."""
+
+    post: str
+    unit: str
+    a: str
+    b: str
+    name: str | None
+    facts: tuple[Fact, ...]  # the definition and the latest roles assignment
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return tuple(e for f in self.facts for e in f.evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """A staff member away from the post (离岗) over [start, end)."""
+
+    staff: str
+    start: Fact
+    end: Fact | None
+    handover_to: str | None  # 交接: None = left without handing over
+    notified: tuple[str, ...]
+    reason: str
+
+    @property
+    def started_at(self) -> datetime:
+        return self.start.occurred_at
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return None if self.end is None else self.end.occurred_at
+
+    def covers(self, at: datetime) -> bool:
+        return self.started_at <= at and (self.end is None or at < self.end.occurred_at)
+
+    def told(self, b: str) -> bool:
+        """Whether A handed over (交接) or at least notified B before leaving (000 AB art. 7)."""
+        return self.handover_to is not None or b in self.notified
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return self.start.evidence
+
+
+@dataclass(frozen=True, slots=True)
+class StandIn:
+    """A stand-in (指派) designated by the supervising leader while A and B are both away."""
+
+    post: str
+    stand_in: str
+    by: str
+    until: datetime | None
+    fact: Fact
+
+    def in_force(self, at: datetime) -> bool:
+        return self.fact.occurred_at <= at and (self.until is None or at <= self.until)
+
+
+class _Timeline(Generic[T]):
+    """Versions of one thing by valid time; ``at(t)`` is the latest version at or before t."""
+
+    __slots__ = ("instants", "values")
+
+    def __init__(self) -> None:
+        self.instants: list[datetime] = []
+        self.values: list[T] = []
+
+    def add(self, at: datetime, value: T) -> None:
+        self.instants.append(at)  # facts arrive in canonical order: stays sorted
+        self.values.append(value)
+
+    def at(self, at: datetime) -> T | None:
+        i = bisect_right(self.instants, at)
+        return self.values[i - 1] if i else None
+
+    def last(self) -> T | None:
+        return self.values[-1] if self.values else None
+
+
+class World:
+    """Reference data and A/B cover as of any instant. Immutable once built."""
+
+    def __init__(
+        self,
+        units: dict[str, _Timeline[Unit]],
+        staff: dict[str, _Timeline[Staff]],
+        posts: dict[str, _Timeline[Post]],
+        absences: dict[str, list[Absence]],
+        stand_ins: dict[str, list[StandIn]],
+        a_index: dict[str, set[str]],
+    ) -> None:
+        self._units = units
+        self._staff = staff
+        self._posts = posts
+        self._absences = absences
+        self._absence_starts = {s: [a.started_at for a in v] for s, v in absences.items()}
+        self._stand_ins = stand_ins
+        self._a_index = a_index
+
+    @classmethod
+    def from_facts(cls, facts: Iterable[Fact]) -> World:
+        """Build from effective facts; case events and other types are ignored."""
+        units: dict[str, _Timeline[Unit]] = defaultdict(_Timeline)
+        staff: dict[str, _Timeline[Staff]] = defaultdict(_Timeline)
+        posts: dict[str, _Timeline[Post]] = defaultdict(_Timeline)
+        cover: dict[str, list[Fact]] = defaultdict(list)
+        stand_ins: dict[str, list[StandIn]] = defaultdict(list)
+        a_index: dict[str, set[str]] = defaultdict(set)
+        for fact in canonical(f for f in facts if f.event.type_name in _WORLD_TYPES):
+            e = fact.event
+            if isinstance(e, UnitDefined):
+                units[e.unit].add(e.occurred_at, Unit(e.unit, e.head, e.supervisor, e.name, fact))
+            elif isinstance(e, StaffRegistered):
+                staff[e.staff].add(e.occurred_at, Staff(e.staff, e.name, e.rank, e.unit, fact))
+            elif isinstance(e, PostDefined):
+                posts[e.post].add(e.occurred_at, Post(e.post, e.unit, e.a, e.b, e.name, (fact,)))
+                a_index[e.a].add(e.post)
+            elif isinstance(e, RolesAssigned):
+                before = posts[e.post].last() if e.post in posts else None
+                if before is not None:  # roles of an undefined post mean nothing yet
+                    posts[e.post].add(e.occurred_at, Post(
+                        e.post, before.unit, e.a, e.b, before.name, (before.facts[0], fact)))
+                    a_index[e.a].add(e.post)
+            elif isinstance(e, AbsenceStarted | AbsenceEnded):
+                cover[e.staff].append(fact)
+            elif isinstance(e, StandInDesignated):
+                stand_ins[e.post].append(StandIn(e.post, e.stand_in, e.by, e.until, fact))
+        absences = {s: [_absence(s, a, b) for a, b in pair_intervals(fs, _is_start)]
+                    for s, fs in cover.items()}
+        return cls(dict(units), dict(staff), dict(posts), absences, dict(stand_ins), dict(a_index))
+
+    # --- reference data -------------------------------------------------------------------
+
+    def unit(self, unit_id: str, at: datetime) -> Unit | None:
+        line = self._units.get(unit_id)
+        return None if line is None else line.at(at)
+
+    def staff(self, staff_id: str, at: datetime) -> Staff | None:
+        line = self._staff.get(staff_id)
+        return None if line is None else line.at(at)
+
+    def post(self, post_id: str, at: datetime) -> Post | None:
+        """The post with its A and B as of ``at`` (PostDefined, then each RolesAssigned)."""
+        line = self._posts.get(post_id)
+        return None if line is None else line.at(at)
+
+    def name_of(self, staff_id: str, at: datetime) -> str:
+        """The staff member's name as of ``at`` (else as first registered; else the id)."""
+        line = self._staff.get(staff_id)
+        if line is None:
+            return staff_id
+        found = line.at(at) or line.values[0]
+        return found.name if found is not None else staff_id
+
+    def a_posts(self, staff_id: str, at: datetime) -> list[Post]:
+        """The posts where ``staff_id`` holds the A role as of ``at``, by post id."""
+        out = []
+        for post_id in sorted(self._a_index.get(staff_id, ())):
+            post = self.post(post_id, at)
+            if post is not None and post.a == staff_id:
+                out.append(post)
+        return out
+
+    def supervisor_of(self, staff_id: str, at: datetime) -> str | None:
+        """The supervising leader (分管领导) of the staff member's unit as of ``at``."""
+        unit = self._unit_of(staff_id, at)
+        return None if unit is None else unit.supervisor
+
+    def head_of(self, staff_id: str, at: datetime) -> str | None:
+        """The section head (科室负责人) of the staff member's unit as of ``at``."""
+        unit = self._unit_of(staff_id, at)
+        return None if unit is None else unit.head
+
+    def _unit_of(self, staff_id: str, at: datetime) -> Unit | None:
+        person = self.staff(staff_id, at)
+        return None if person is None else self.unit(person.unit, at)
+
+    # --- A/B cover -------------------------------------------------------------------------
+
+    def absence_at(self, staff_id: str, at: datetime) -> Absence | None:
+        """The absence covering ``at`` ([start, end)), if the staff member is away then."""
+        starts = self._absence_starts.get(staff_id)
+        if not starts:
+            return None
+        i = bisect_right(starts, at)
+        if not i:
+            return None
+        absence = self._absences[staff_id][i - 1]
+        return absence if absence.covers(at) else None
+
+    def stand_in_at(self, post_id: str, at: datetime) -> StandIn | None:
+        """The latest designation for the post made by ``at`` and not past its ``until``."""
+        for designation in reversed(self._stand_ins.get(post_id, ())):
+            if designation.in_force(at):
+                return designation
+        return None
+
+
+_WORLD_TYPES = frozenset({
+    "UnitDefined", "StaffRegistered", "PostDefined", "RolesAssigned",
+    "AbsenceStarted", "AbsenceEnded", "StandInDesignated",
+})
+
+
+def _is_start(fact: Fact) -> bool:
+    return isinstance(fact.event, AbsenceStarted)
+
+
+def _absence(staff_id: str, start: Fact, end: Fact | None) -> Absence:
+    e = start.event
+    assert isinstance(e, AbsenceStarted)
+    return Absence(staff_id, start, end, e.handover_to, tuple(e.notified or ()), e.reason)
