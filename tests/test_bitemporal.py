@@ -1,0 +1,121 @@
+"""Two times: "as known at K" equals a replay of only what was recorded by K, and a past
+answer never changes when later events are appended. Also: read models equal a full replay.
+
+The demo register is cut into batches at random places and appended batch by batch with
+the ledger's clock moving on; for each K between batches, the answers of the full ledger
+as known at K must equal those of a fresh ledger holding only the batches recorded by K.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.application import Ledger
+from projections.queries import Queries
+from projections.readmodels import default_projectors
+from tests.conftest import FakeClock
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+REGISTER = (EXAMPLES / "demo-register-2024.jsonl").read_text(encoding="utf-8").splitlines()
+CORRECTIONS = (EXAMPLES / "demo-corrections-2024.jsonl").read_text(encoding="utf-8").splitlines()
+SECTION_PACK = json.loads((EXAMPLES / "zhangye-sections.json").read_text(encoding="utf-8"))
+REFERENCE = 47  # units, staff and posts: a unit names staff registered after it, so they go together
+LINES = REGISTER + CORRECTIONS
+ASK_AT = [datetime(2024, m, 1, tzinfo=UTC) for m in (5, 8, 12)]
+WHO_AT = [("SHZ-2024-0001", datetime(2024, 4, 19, 9, tzinfo=UTC)), ("SHZ-2024-0001", ASK_AT[2]),
+          ("SQ-2024-0012", datetime(2024, 8, 14, 9, tzinfo=UTC)), ("SQ-2024-0012", ASK_AT[2])]
+
+
+def _ledger(path: Path, clock: FakeClock) -> Ledger:
+    ledger = Ledger(f"sqlite:///{path}", clock=clock, projectors=default_projectors(None))
+    pack = {"type": "PolicyAdded", "id": "zy-sections", "occurred_at": "2024-01-01T00:00:00+08:00",
+            "policy": "zhangye-2021", "pack": SECTION_PACK}
+    ledger.append_lines([json.dumps(pack, ensure_ascii=False)])
+    return ledger
+
+
+def _answers(ledger: Ledger, known_at: datetime | None) -> dict[str, Any]:
+    q = Queries(ledger)
+    return {
+        "findings": [q.findings(None, at, known_at) for at in ASK_AT],
+        "overdue": [q.overdue(at, known_at) for at in ASK_AT],
+        "caseload": [q.caseload(at, known_at) for at in ASK_AT],
+        "who": [q.who(case, at, known_at) for case, at in WHO_AT if _known(q, case, known_at)],
+    }
+
+
+def _known(q: Queries, case: str, known_at: datetime | None) -> bool:
+    return case in q.cases_known(known_at)
+
+
+def _strip_known_at(answers: dict[str, Any]) -> dict[str, Any]:
+    for who in answers["who"]:
+        who.pop("known_at", None)
+    return answers
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(min_value=REFERENCE + 1, max_value=len(LINES) - 1), min_size=1, max_size=3,
+                     unique=True))
+def test_known_at_equals_a_replay_of_what_was_recorded_by_then(tmp_path_factory: Any, cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(LINES)]
+    batches = [LINES[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    work = tmp_path_factory.mktemp("bt")
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    full = _ledger(work / "full.db", clock)
+    knowns: list[datetime] = []
+    for batch in batches:
+        clock.tick(hours=1)
+        full.append_lines(batch)
+        knowns.append(clock.now)
+    before_more = {k: _strip_known_at(_answers(full, k)) for k in knowns[:-1]}
+    # later events do not change a past K's answer
+    clock.tick(hours=1)
+    full.append_lines([json.dumps({"type": "Reminded", "occurred_at": "2024-11-28T09:00:00+08:00",
+                                   "case": "SQ-2024-0013", "by": "sq-zhuwei"})])
+    for i, known_at in enumerate(knowns[:-1]):
+        answers = _strip_known_at(_answers(full, known_at))
+        assert answers == before_more[known_at]
+        replay_clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+        replay = _ledger(work / f"replay{i}.db", replay_clock)
+        for batch in batches[: i + 1]:
+            replay_clock.tick(hours=1)
+            replay.append_lines(batch)
+        assert _strip_known_at(_answers(replay, None)) == answers
+        replay.close()
+    full.close()
+
+
+def test_rebuilt_read_models_give_the_same_answers(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger.append_lines(REGISTER)
+    clock.tick(days=1)
+    ledger.append_lines(CORRECTIONS)
+    before = _answers(ledger, None), _answers(ledger, clock.now - timedelta(hours=12))
+    with ledger.store.read() as tx:
+        index_before = tx.execute("SELECT * FROM rm_cases ORDER BY case_id").fetchall()
+    assert ledger.rebuild() == len(REGISTER) + len(CORRECTIONS) + 1
+    with ledger.store.read() as tx:
+        assert tx.execute("SELECT * FROM rm_cases ORDER BY case_id").fetchall() == index_before
+    assert (_answers(ledger, None), _answers(ledger, clock.now - timedelta(hours=12))) == before
+
+
+def test_a_crash_between_storing_and_projecting_heals_on_open(tmp_path: Path) -> None:
+    """Events in the log beyond the read model's tracking position are projected on open."""
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger.append_lines(REGISTER)
+    with ledger.store.write() as tx:  # simulate a projection that never ran for the last cases
+        tx.execute("DELETE FROM rm_cases WHERE first_seq > 200")
+        tx.execute(f"UPDATE {ledger.store.tracking_table} SET notification_id = 200")
+    ledger.close()
+    reopened = Ledger(f"sqlite:///{tmp_path / 'l.db'}", clock=clock, projectors=default_projectors(None))
+    assert len(Queries(reopened).cases_known(None)) == 68
+    reopened.close()
