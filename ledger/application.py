@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -42,6 +42,15 @@ class Projector(Protocol):
     def project(self, tx: Tx, records: Sequence[Record]) -> None: ...
 
     def reset(self, tx: Tx) -> None: ...
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A checked line waiting for its place in the chain."""
+
+    line: Line
+    record: Record  # stream, id and content; version, times and hash come at linking
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,17 @@ class Ledger:
                 raise InvalidInput(errors)
             if not accepted:
                 return AppendResult(0, skipped, None, None, None)
-            records = self._link(tx, accepted, actor, recorded_at, prev_hash)
+            linked = self._link(tx, accepted, actor, recorded_at, prev_hash)
             stored = [
                 StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.type, state=r.state())
-                for r in records
+                for r in linked
             ]
             seqs = self.store.insert(tx, stored)
-            records = [replace(r, seq=s) for s, r in zip(seqs, records, strict=True)]
-            self._index(tx, records)
+            records = [
+                Record(s, r.stream, r.version, r.event_id, r.recorded_at, r.recorded_by, r.content, r.prev, r.hash)
+                for s, r in zip(seqs, linked, strict=True)
+            ]
+            self._index(tx, records, [p.fingerprint for p in accepted])
             self._project(tx, records)
             return AppendResult(len(records), skipped, seqs[0], seqs[-1], recorded_at)
 
@@ -171,9 +183,9 @@ class Ledger:
 
     def _check(
         self, know: Knowledge, lines: Sequence[Line], errors: list[LineError]
-    ) -> tuple[list[tuple[Line, Record]], int]:
+    ) -> tuple[list[Pending], int]:
         """Check every line in file order; accepted lines join the knowledge as they pass."""
-        accepted: list[tuple[Line, Record]] = []
+        accepted: list[Pending] = []
         skipped = 0
         pending_seq = 1 << 60  # provisional order for records not stored yet
         for line in lines:
@@ -214,11 +226,11 @@ class Ledger:
                 know.derive(stream)
             else:
                 know.apply(Fact(event_id, event, pending_seq, know.now))
-            accepted.append((line, record))
-        for line, _ in accepted:
-            errors.extend(self._deferred_errors(know, line))
+            accepted.append(Pending(line, record, fp))
+        for pending in accepted:
+            errors.extend(self._deferred_errors(know, pending.line))
         for staff, first, second in know.open_absence_overlaps():
-            line_no = next((ln.number for ln, r in accepted if r.event_id == first.start_id), 0)
+            line_no = next((p.line.number for p in accepted if p.record.event_id == first.start_id), 0)
             errors.append(LineError(
                 line_no, "occurred_at",
                 f"the absence of {staff!r} from {first.start.isoformat()} never ends, so it overlaps "
@@ -239,25 +251,27 @@ class Ledger:
                 errors.append(LineError(line.number, field_name, know._unknown(kind, name)))
         return errors
 
-    def _link(self, tx: Tx, accepted: Sequence[tuple[Line, Record]], actor: str | None,
+    def _link(self, tx: Tx, accepted: Sequence[Pending], actor: str | None,
               recorded_at: datetime, prev_hash: str) -> list[Record]:
         """Give each record its stream version, recorder and link in the hash chain."""
-        versions = self.store.stream_versions(tx, sorted({r.stream for _, r in accepted}))
+        versions = self.store.stream_versions(tx, sorted({p.record.stream for p in accepted}))
         records = []
-        for line, pending in accepted:
-            version = versions.get(pending.stream, 0) + 1
-            versions[pending.stream] = version
-            rec = replace(pending, seq=0, version=version, recorded_at=recorded_at,
-                          recorded_by=line.event.recorded_by or actor or "unknown", prev=prev_hash)
-            digest = chain_hash(rec.body())
-            records.append(replace(rec, hash=digest))
+        for pending in accepted:
+            rec = pending.record
+            version = versions.get(rec.stream, 0) + 1
+            versions[rec.stream] = version
+            recorder = pending.line.event.recorded_by or actor or "unknown"
+            unhashed = Record(0, rec.stream, version, rec.event_id, recorded_at, recorder, rec.content, prev_hash, "")
+            digest = chain_hash(unhashed.body())
+            records.append(Record(0, rec.stream, version, rec.event_id, recorded_at, recorder, rec.content,
+                                  prev_hash, digest))
             prev_hash = digest
         return records
 
-    def _index(self, tx: Tx, records: Sequence[Record]) -> None:
+    def _index(self, tx: Tx, records: Sequence[Record], fingerprints: Sequence[str]) -> None:
         tx.executemany(
             "INSERT INTO ledger_ids (id, seq, stream, type, fingerprint) VALUES (?, ?, ?, ?, ?)",
-            [(r.event_id, r.seq, r.stream, r.type, fingerprint(r.content)) for r in records],
+            [(r.event_id, r.seq, r.stream, r.type, fp) for r, fp in zip(records, fingerprints, strict=True)],
         )
         retracted = [(r.content["target"],) for r in records if r.type == "Retracted"]
         tx.executemany("UPDATE ledger_ids SET retracted = 1 WHERE id = ?", retracted)
@@ -289,6 +303,12 @@ class Ledger:
     def catch_up(self) -> None:
         if not self.projectors:
             return
+        # Look before taking the write lock: a role that may only read (a committee's) must
+        # still open an up-to-date ledger, and opening need not queue behind a clerk's batch.
+        with self.store.read() as tx:
+            top = self.store.max_seq(tx)
+            if all(self._position(tx, p.name) >= top for p in self.projectors):
+                return
         with self.store.write() as tx:
             self._catch_up(tx)
 

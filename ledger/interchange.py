@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from ledger.events import EVENT_ADAPTER, EVENT_TYPES, EventModel
@@ -94,6 +95,17 @@ def parse_event(data: Any, line: int, tz: tzinfo, prefix: str = "") -> tuple[Eve
         return None, validation_errors(exc, line, prefix, type_name)
 
 
+def _json_error(text: str) -> str:
+    """The standard library's message names the place; orjson is only used when the line is good."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "not valid JSON: nested too deeply"
+    return "not valid JSON"  # orjson refuses what json accepts (e.g. NaN or lone surrogates)
+
+
 def parse_lines(lines: Iterable[str | bytes], tz: tzinfo) -> tuple[list[Line], list[LineError]]:
     """Parse JSON Lines; blank lines are skipped; every error of every line is collected."""
     good: list[Line] = []
@@ -115,12 +127,9 @@ def parse_lines(lines: Iterable[str | bytes], tz: tzinfo) -> tuple[list[Line], l
             errors.append(LineError(number, "", f"line is longer than {MAX_LINE_BYTES} bytes"))
             continue
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(number, "", f"not valid JSON: {exc.msg} at column {exc.colno}"))
-            continue
-        except RecursionError:
-            errors.append(LineError(number, "", "not valid JSON: nested too deeply"))
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            errors.append(LineError(number, "", _json_error(text)))
             continue
         event, errs = parse_event(data, number, tz)
         errors.extend(errs)

@@ -8,11 +8,12 @@ recorded by K, giving the facts the rules reason about.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
+
+import orjson
 
 from ledger.events import EVENT_TYPES, Corrected, EventModel, Retracted
 
@@ -20,8 +21,13 @@ GENESIS = "0" * 64
 
 
 def canonical(data: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    """Canonical JSON bytes: sorted keys, no spaces, UTF-8 kept as is.
+
+    orjson writes exactly what ``json.dumps(sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"))`` writes for the ledger's data (strings, ints, bools, None, lists,
+    dicts), about ten times faster: the hash chain and fingerprints hash these bytes.
+    """
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def fingerprint(content: dict[str, Any]) -> str:
@@ -80,7 +86,7 @@ def decode_event(content: dict[str, Any], tz: tzinfo) -> EventModel:
 
 
 def record_from_state(seq: int, stream: str, version: int, state: bytes | str) -> Record:
-    data = json.loads(state)
+    data = orjson.loads(state)
     return Record(
         seq=seq,
         stream=stream,
