@@ -8,12 +8,15 @@ recorded by K, giving the facts the rules reason about.
 from __future__ import annotations
 
 import hashlib
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import cache
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from ledger.events import EVENT_TYPES, Corrected, EventModel, Retracted
 
@@ -80,9 +83,42 @@ class Record:
 
 
 def decode_event(content: dict[str, Any], tz: tzinfo) -> EventModel:
-    """Turn stored content back into its event model."""
+    """Turn stored content back into its event model.
+
+    Stored content was validated when it was appended and written by ``model_dump``, so it
+    is rebuilt without validating again (``model_construct``); only its instants, stored as
+    ISO strings with an offset, are parsed. ``tz`` is kept for callers that decode input.
+    """
+    del tz
     cls = EVENT_TYPES[content["type"]]
-    return cls.model_validate(content, context={"tz": tz})
+    instants, nested = _decoding_plan(cls)
+    data = dict(content)
+    for key in instants:
+        value = data.get(key)
+        if isinstance(value, str):
+            data[key] = datetime.fromisoformat(value)
+    for key, model in nested:
+        value = data.get(key)
+        if isinstance(value, dict):
+            data[key] = model.model_construct(**value)
+    return cls.model_construct(**data)
+
+
+@cache
+def _decoding_plan(cls: type[EventModel]) -> tuple[tuple[str, ...], tuple[tuple[str, type[BaseModel]], ...]]:
+    """Which stored keys of an event type are instants, and which are nested models."""
+    instants: list[str] = []
+    nested: list[tuple[str, type[BaseModel]]] = []
+    for name, info in cls.model_fields.items():
+        key = info.alias or name
+        if name == "recorded_at":
+            continue
+        if "datetime" in str(info.annotation):
+            instants.append(key)
+        for arg in (info.annotation, *typing.get_args(info.annotation)):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                nested.append((key, arg))
+    return tuple(instants), tuple(nested)
 
 
 def record_from_state(seq: int, stream: str, version: int, state: bytes | str) -> Record:

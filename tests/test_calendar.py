@@ -295,7 +295,8 @@ class TestClosures:
 
 # --- properties ---------------------------------------------------------------------------
 
-known_days = st.dates(min_value=date(2004, 1, 1), max_value=date(2026, 10, 31))
+# 60 working days (the largest n below) can take ~3 months with holidays: stay clear of 2027.
+known_days = st.dates(min_value=date(2004, 1, 1), max_value=date(2026, 8, 31))
 
 
 @given(known_days, st.integers(min_value=1, max_value=60))
