@@ -12,11 +12,13 @@ Asia/Shanghai); a date alone is refused.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any, ClassVar, Literal, Union
 from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -74,16 +76,63 @@ def parse_instant(value: Any, info: ValidationInfo | None = None) -> datetime:
 Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 """A timezone-aware instant (see module docstring)."""
 
+#: Control characters other than tab and line breaks: never part of free text (PostgreSQL text
+#: cannot even hold NUL). Right-to-left marks stay allowed in text: names in Uyghur need them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _character_error(value: str, at: int, what: str) -> ValueError:
+    char = value[at]
+    name = unicodedata.name(char, "a control character")
+    return ValueError(f"contains U+{ord(char):04X} ({name}) at position {at + 1}; {what}")
+
+
+def _printable_id(value: str) -> str:
+    # Invisible characters (bidi overrides, zero-width spaces, BOM, odd spaces) make two ids
+    # look alike or display in another order: an id is printable text or it is refused.
+    if not value.isprintable():
+        at = next(i for i, c in enumerate(value) if not c.isprintable())
+        raise _character_error(value, at, "an identifier must be printable text without invisible characters")
+    return value
+
+
+def _no_control(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise _character_error(value, found.start(), "remove it from the text")
+    return value
+
+
 Id = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_printable_id),
 ]
 """An identifier of staff, unit, post, case, policy or event: 1-128 printable characters."""
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(_no_control),
+]
 """Free text written by a clerk (matter, note, reason)."""
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control),
+]
+
+
+def _not_a_flag(value: Any) -> Any:
+    # Lax validation would read true as 1: a flag where a number belongs is a mistake.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_a_flag)]
+"""An integer; JSON true/false are refused, not read as 1/0."""
 
 AbsenceReason = Literal["trip", "meeting", "leave", "sick", "other"]
 Channel = Literal["visit", "phone", "letter", "online"]
@@ -152,7 +201,7 @@ class StaffRegistered(EventModel):
     type: Literal["StaffRegistered"] = "StaffRegistered"
     staff: Id = Field(description="staff id")
     name: ShortText = Field(description="full name")
-    rank: int = Field(ge=0, le=100, description="rank, higher = more senior (职位高者)")
+    rank: WholeNumber = Field(ge=0, le=100, description="rank, higher = more senior (职位高者)")
     unit: Id = Field(description="unit id")
 
 

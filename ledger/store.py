@@ -20,13 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.persistence import InfrastructureFactory, PersistenceError, StoredEvent
 from eventsourcing.utils import Environment
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
 #: A lock wait longer than this is reported, not waited out (seconds).
 LOCK_TIMEOUT = 60
+
+#: PostgreSQL: takes the library's EXCLUSIVE lock on the events table for the caller. LOCK TABLE
+#: in that mode needs UPDATE, DELETE or TRUNCATE privilege, which a clerk role must not have, so
+#: the schema's owner lends it through this SECURITY DEFINER function (granted to clerks only).
+LOCK_FUNCTION = "ledger_lock_events"
 
 
 class StoreError(Exception):
@@ -94,6 +99,9 @@ class StoreUrl:
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "4",
             "ORIGINATOR_ID_TYPE": "text",
+            # Tables are created by Store.create_schema, and only by their owner: a clerk or a
+            # committee role must be able to open a ledger it may not alter.
+            "CREATE_TABLE": "false",
         })
 
 
@@ -146,6 +154,14 @@ class Store:
         self.seq_column = "rowid" if self.dialect == "sqlite" else "notification_id"
         self.events_table = str(getattr(self.recorder, "events_table_name", "stored_events"))
         self.tracking_table = str(getattr(self.tracking, "tracking_table_name", "tracking"))
+        if self.dialect == "postgresql":
+            # The library locks the events table before each insert; take that same lock
+            # through LOCK_FUNCTION so that roles without UPDATE/DELETE privilege can append.
+            recorder: Any = self.recorder
+            recorder.lock_table_statements = [
+                f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'",
+                f'SELECT "{self.url.schema}".{LOCK_FUNCTION}()',
+            ]
 
     def _ensure_pg_schema(self) -> None:
         import psycopg
@@ -153,7 +169,10 @@ class Store:
         u = self.url
         with psycopg.connect(host=u.host, port=u.port, user=u.user, password=u.password or None,
                              dbname=u.dbname, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{u.schema}"')
+            # Look first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when
+            # the schema exists, and a clerk or committee role has no such right.
+            if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (u.schema,)).fetchone() is None:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{u.schema}"')
 
     def close(self) -> None:
         self.factory.close()
@@ -165,17 +184,27 @@ class Store:
         """One serialised write transaction: a whole batch commits or nothing does.
 
         The events table is locked first (SQLite: the database write lock, taken by the
-        first statement being a write; PostgreSQL: the library's own EXCLUSIVE table lock),
-        so concurrent clerks queue and each batch sees every batch before it.
+        first statement being a write; PostgreSQL: the library's own EXCLUSIVE table lock,
+        through LOCK_FUNCTION), so concurrent clerks queue and each batch sees every batch
+        before it.
         """
-        with self.datastore.transaction(commit=True) as cursor:
-            tx = Tx(cursor, self.dialect)
-            self._set_search_path(tx)
-            if self.dialect == "sqlite":
-                tx.execute("UPDATE ledger_writer SET n = n + 1")
-            else:
-                self.recorder._lock_table(cursor)
-            yield tx
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                tx = Tx(cursor, self.dialect)
+                self._set_search_path(tx)
+                if self.dialect == "sqlite":
+                    tx.execute("UPDATE ledger_writer SET n = n + 1")
+                else:
+                    self.recorder._lock_table(cursor)
+                yield tx
+        except PersistenceError as exc:
+            # A reader role appending, or a clerk role missing a grant: say so plainly.
+            if type(exc.__cause__).__name__ != "InsufficientPrivilege":
+                raise
+            raise StoreError(
+                f"role {self.url.user!r} may not write to this ledger ({exc}); a committee's role only "
+                "reads, and a clerk's gets its rights from the owner with `ledger db roles`"
+            ) from exc
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -190,6 +219,9 @@ class Store:
 
     def create_schema(self, statements: Sequence[str]) -> None:
         """Create the library's tables and the ledger's own (idempotent)."""
+        if self.dialect == "postgresql":
+            self._create_pg_schema(statements)
+            return
         self.recorder.create_table()
         self.tracking.create_table()
         with self.datastore.transaction(commit=True) as cursor:
@@ -201,6 +233,71 @@ class Store:
                     tx.execute("INSERT INTO ledger_writer VALUES (0)")
             for statement in statements:
                 tx.execute(statement)
+
+    def _create_pg_schema(self, statements: Sequence[str]) -> None:
+        """PostgreSQL: the owner creates what is missing; other roles check it is all there."""
+        with self.read() as tx:
+            tx.execute(
+                "SELECT pg_has_role(c.relowner, 'USAGE'), c.relowner::regrole::text,"
+                " to_regclass(?) IS NOT NULL FROM pg_class c WHERE c.oid = to_regclass(?)",
+                (self._pg_name(self.tracking_table), self._pg_name(self.events_table)),
+            )
+            row = tx.fetchone()
+        if row is not None and not row[0]:
+            self._check_pg_schema(statements, owner=str(row[1]))
+            return
+        try:
+            self._create_pg_tables(statements, create_library_tables=row is None or not row[2])
+        except PersistenceError as exc:
+            if type(exc.__cause__).__name__ != "InsufficientPrivilege":
+                raise
+            raise StoreError(
+                f"role {self.url.user!r} may not create the ledger in schema {self.url.schema!r} ({exc}): "
+                "its owner creates it by running any ledger command first"
+            ) from exc
+
+    def _create_pg_tables(self, statements: Sequence[str], create_library_tables: bool) -> None:
+        if create_library_tables:
+            # Only when missing: the library's DDL includes CREATE OR REPLACE FUNCTION, which
+            # fails ("tuple concurrently updated") when several clerks open the ledger at once.
+            self.recorder.create_table()
+            self.tracking.create_table()
+        fn = f'"{self.url.schema}".{LOCK_FUNCTION}()'
+        with self.datastore.transaction(commit=True) as cursor:
+            tx = Tx(cursor, self.dialect)
+            self._set_search_path(tx)
+            tx.execute(
+                "DO $ledger$ BEGIN"
+                f" IF to_regprocedure('{fn}') IS NULL THEN"
+                f" CREATE FUNCTION {fn} RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+                " SET search_path = pg_catalog, pg_temp AS $body$ BEGIN"
+                f" LOCK TABLE {self._pg_name(self.events_table)} IN EXCLUSIVE MODE; END $body$;"
+                f" REVOKE ALL ON FUNCTION {fn} FROM PUBLIC;"
+                " END IF; END $ledger$"
+            )
+            for statement in statements:
+                tx.execute(statement)
+
+    def _check_pg_schema(self, statements: Sequence[str], owner: str) -> None:
+        """A role that does not own the ledger opens it only if every table is already there."""
+        names = [self.events_table, self.tracking_table]
+        names += re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", "\n".join(statements))
+        with self.read() as tx:
+            missing = [
+                n for n in names if tx.execute("SELECT to_regclass(?)", (self._pg_name(n),)).fetchone() == (None,)
+            ]
+            fn = f'"{self.url.schema}".{LOCK_FUNCTION}()'
+            if tx.execute("SELECT to_regprocedure(?)", (fn,)).fetchone() == (None,):
+                missing.append(LOCK_FUNCTION + "()")
+        if missing:
+            raise StoreError(
+                f"the ledger in schema {self.url.schema!r} lacks {', '.join(missing)}, and role "
+                f"{self.url.user!r} may not create them: open it once as its owner {owner!r} "
+                "(for example with `ledger verify`)"
+            )
+
+    def _pg_name(self, table: str) -> str:
+        return f'"{self.url.schema}"."{table}"'
 
     # -- events ----------------------------------------------------------------------
 
@@ -223,6 +320,19 @@ class Store:
             tx.execute(
                 f"SELECT {self.seq_column}, originator_id, originator_version, state "
                 f"FROM {self.events_table} WHERE originator_id IN ({marks})",
+                chunk,
+            )
+            rows.extend((int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall())
+        return rows
+
+    def rows_by_seq(self, tx: Tx, seqs: Sequence[int]) -> list[tuple[int, str, int, bytes]]:
+        """(seq, stream, version, state) of the events with these sequence numbers."""
+        rows: list[tuple[int, str, int, bytes]] = []
+        for i in range(0, len(seqs), 500):
+            chunk = list(seqs[i:i + 500])
+            tx.execute(
+                f"SELECT {self.seq_column}, originator_id, originator_version, state FROM {self.events_table} "
+                f"WHERE {self.seq_column} IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
             rows.extend((int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall())

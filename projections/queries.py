@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.events import EventModel
-from ledger.policy import PolicyCatalogue
-from ledger.records import Fact, Record, effective
-from projections.calendar import WorkingCalendar
+from ledger.events import EventModel, PostDefined, RolesAssigned, StandInDesignated, UnitDefined
+from ledger.policy import PolicyCatalogue, PolicyError
+from ledger.records import Fact, Record, effective, record_from_state
+from projections.calendar import UnknownCalendarYear, WorkingCalendar
+from projections.clocks import deadline
 from projections.configuration import calendar_from, catalogue_from
 from projections.findings import Finding, findings
-from projections.responsibility import who
+from projections.responsibility import CaseNotFoundAt, who
 from projections.status import CaseStatus, case_status, caseload, overdue
 from projections.world import World
 
@@ -53,6 +54,25 @@ def _staff_named(event: EventModel) -> set[str]:
     return names
 
 
+def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> set[str]:
+    """Whose whereabouts can bear on these cases: the parties, the A/B and stand-ins of the
+    posts concerned (the cases' own, and any post a party holds), and the units' leaders."""
+    names: set[str] = set()
+    posts: set[str] = set()
+    for fact in case_facts:
+        names |= _staff_named(fact.event)
+        post = getattr(fact.event, "post", None)
+        if isinstance(post, str):
+            posts.add(post)
+    post_facts = [f for f in structure if isinstance(f.event, PostDefined | RolesAssigned | StandInDesignated)]
+    posts |= {f.event.post for f in post_facts
+              if isinstance(f.event, PostDefined | RolesAssigned) and {f.event.a, f.event.b} & names}
+    for fact in structure:
+        if isinstance(fact.event, UnitDefined) or getattr(fact.event, "post", None) in posts:
+            names |= _staff_named(fact.event)
+    return names
+
+
 class Queries:
     """The questions of CONTRACT.md over one ledger."""
 
@@ -72,24 +92,90 @@ class Queries:
     def _prefixed(self, *prefixes: str) -> list[str]:
         return [s for p in prefixes for s in self.ledger.streams(p)]
 
-    def context(self, case_facts: Sequence[Fact], known_at: datetime | None, all_staff: bool = False) -> Context:
-        """The world a set of cases needs, as known at ``known_at``."""
+    def context(
+        self, case_facts: Sequence[Fact], known_at: datetime | None, all_staff: bool = False,
+        instants: Sequence[datetime] | None = None,
+    ) -> Context:
+        """The world a set of cases needs, as known at ``known_at``.
+
+        With ``instants`` (those at which the rules consult the world: the instant asked
+        about and the case's due instants), each person's history is read only around them
+        (see ``_staff_records``): the cost of a question does not grow with the ledger.
+        """
+        config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
         structure = self._facts(self._prefixed("unit:", "post:"), known_at)
         if all_staff:
-            staff_streams = self._prefixed("staff:")
+            people = self._facts(self._prefixed("staff:"), known_at)
         else:
-            names: set[str] = set()
-            for fact in [*case_facts, *structure]:  # case parties, A/B, heads, supervisors, stand-ins
-                names |= _staff_named(fact.event)
-            staff_streams = [f"staff:{n}" for n in names]
-        people = self._facts(staff_streams, known_at)
-        config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
+            streams = sorted(f"staff:{n}" for n in _people_concerned(case_facts, structure))
+            if instants is None:
+                people = self._facts(streams, known_at)
+            else:
+                people = effective(self._staff_records(streams, instants, known_at), self.tz, known_at)
         return Context(
             world=World.from_facts([*structure, *people]),
             catalogue=catalogue_from(config),
             calendar=calendar_from(config),
             known_at=known_at,
         )
+
+    def _staff_records(
+        self, streams: Sequence[str], instants: Sequence[datetime], known_at: datetime | None
+    ) -> list[Record]:
+        """The records of staff streams that decide where each person was at ``instants``.
+
+        Registrations always; and for each instant, the whole absence interval covering it
+        (the last start at or before it, known at K, through its end), so that every absence
+        read is complete. A stream holding corrections is read whole.
+        """
+        known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
+        points = sorted({t.astimezone(UTC).isoformat() for t in instants})
+        seqs: set[int] = set()
+        whole: list[str] = []
+        with self.store.read() as tx:
+            for stream in streams:
+                tx.execute("SELECT COUNT(*) FROM rm_staff_times WHERE stream = ? AND occurred_at IS NULL", (stream,))
+                row = tx.fetchone()
+                if row and row[0]:
+                    whole.append(stream)
+                    continue
+                tx.execute("SELECT seq FROM rm_staff_times WHERE stream = ? AND type = 'StaffRegistered'", (stream,))
+                seqs.update(int(r[0]) for r in tx.fetchall())
+                for point in points:
+                    tx.execute(
+                        "SELECT MAX(occurred_at) FROM rm_staff_times WHERE stream = ? AND type = 'AbsenceStarted'"
+                        " AND occurred_at <= ? AND recorded_at <= ?", (stream, point, known))
+                    row = tx.fetchone()
+                    if not row or row[0] is None:
+                        continue
+                    start = row[0]
+                    tx.execute(
+                        "SELECT MIN(occurred_at) FROM rm_staff_times WHERE stream = ? AND occurred_at > ?"
+                        " AND type IN ('AbsenceEnded', 'AbsenceStarted') AND recorded_at <= ?", (stream, start, known))
+                    row = tx.fetchone()
+                    end = row[0] if row and row[0] is not None else point
+                    tx.execute("SELECT seq FROM rm_staff_times WHERE stream = ? AND occurred_at >= ?"
+                               " AND occurred_at <= ?", (stream, start, max(end, point)))
+                    seqs.update(int(r[0]) for r in tx.fetchall())
+            rows = self.store.rows_by_seq(tx, sorted(seqs)) + self.store.stream_rows(tx, whole)
+        return [record_from_state(*row) for row in rows]
+
+    def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> list[datetime] | None:
+        """When the rules look at the world for this case: ``at`` and its due instants up to ``at``.
+
+        The clocks depend on the case alone; None (read whole histories) when they cannot be
+        computed, so the rules report the reason themselves.
+        """
+        config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
+        catalogue, calendar = catalogue_from(config), calendar_from(config)
+        found = [at]
+        for which in ("reply", "transfer"):
+            try:
+                clock = deadline(facts, at, catalogue, calendar, self.tz, which)
+            except (CaseNotFoundAt, PolicyError, UnknownCalendarYear):
+                return None
+            found += [t for t in (clock.due, *(x.old_due for x in clock.invalid_extensions)) if t and t <= at]
+        return found
 
     def case_facts(self, case: str, known_at: datetime | None) -> list[Fact]:
         facts = self._facts([f"case:{case}"], known_at)
@@ -125,13 +211,13 @@ class Queries:
 
     def who(self, case: str, at: datetime, known_at: datetime | None = None) -> dict[str, Any]:
         facts = self.case_facts(case, known_at)
-        ctx = self.context(facts, known_at)
+        ctx = self.context(facts, known_at, instants=[at])
         return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
         if case is not None:
             per_case = {case: self.case_facts(case, known_at)}
-            ctx = self.context(per_case[case], known_at)
+            ctx = self.context(per_case[case], known_at, instants=self._instants(per_case[case], at, known_at))
         else:
             per_case = self.all_case_facts(known_at)
             ctx = self.context([], known_at, all_staff=True)

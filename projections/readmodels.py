@@ -10,7 +10,7 @@ The tables are caches: the rules always agree with a full replay of the log.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from ledger.records import Record
 from ledger.store import Tx
@@ -47,13 +47,50 @@ class CaseIndex:
         tx.execute("DELETE FROM rm_cases")
 
 
+class StaffTimeline:
+    """When each record of a staff stream happened, so a question about a case loads only the
+    part of each person's history that overlaps the case (absences pile up over the years).
+
+    Corrections have no time of their own here (NULL): a stream with corrections is loaded
+    whole, so a correction can never be missed.
+    """
+
+    name = "staff_timeline"
+
+    def schema(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS rm_staff_times ("
+            " stream TEXT NOT NULL, seq BIGINT NOT NULL, type TEXT NOT NULL, occurred_at TEXT,"
+            " recorded_at TEXT NOT NULL, PRIMARY KEY (stream, seq))",
+            "CREATE INDEX IF NOT EXISTS rm_staff_times_when ON rm_staff_times (stream, occurred_at)",
+        ]
+
+    def project(self, tx: Tx, records: Sequence[Record]) -> None:
+        rows = [
+            (r.stream, r.seq, r.type,
+             None if r.type in ("Corrected", "Retracted") else _utc_text(str(r.content["occurred_at"])), _utc(r))
+            for r in records if r.stream.startswith("staff:")
+        ]
+        tx.executemany(
+            "INSERT INTO rm_staff_times (stream, seq, type, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (stream, seq) DO NOTHING",
+            rows,
+        )
+
+    def reset(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM rm_staff_times")
+
+
+def _utc_text(instant: str) -> str:
+    return datetime.fromisoformat(instant).astimezone(UTC).isoformat()
+
+
 def _utc(record: Record) -> str:
     # ISO strings in UTC compare in time order.
-    from datetime import UTC
-
     return record.recorded_at.astimezone(UTC).isoformat()
 
 
-def default_projectors(tz: tzinfo) -> list[CaseIndex]:
+def default_projectors(tz: tzinfo | None) -> list[CaseIndex | StaffTimeline]:
+    """The read models every ledger keeps."""
     del tz
-    return [CaseIndex()]
+    return [CaseIndex(), StaffTimeline()]

@@ -119,3 +119,26 @@ def test_a_crash_between_storing_and_projecting_heals_on_open(tmp_path: Path) ->
     reopened = Ledger(f"sqlite:///{tmp_path / 'l.db'}", clock=clock, projectors=default_projectors(None))
     assert len(Queries(reopened).cases_known(None)) == 68
     reopened.close()
+
+
+def test_reading_only_the_window_of_each_history_gives_the_same_answers(tmp_path: Path) -> None:
+    """A case question reads each person's history only around the case: same answers as reading it all."""
+    from projections.findings import findings
+    from projections.responsibility import who
+
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger.append_lines(REGISTER)
+    known_before_fixes = clock.now
+    clock.tick(days=1)
+    ledger.append_lines(CORRECTIONS)
+    q = Queries(ledger)
+    for known_at in (None, known_before_fixes):
+        for case, facts in q.all_case_facts(known_at).items():  # (a retracted case has no facts)
+            for at in (facts[0].occurred_at + timedelta(days=d) for d in (0, 3, 9, 40)):
+                whole = q.context(facts, known_at)
+                window = q.context(facts, known_at, instants=q._instants(facts, at, known_at))
+                assert (findings(facts, window.world, at, window.catalogue, window.calendar, q.tz)
+                        == findings(facts, whole.world, at, whole.catalogue, whole.calendar, q.tz)), (case, at)
+                assert (who(facts, window.world, at, window.catalogue, q.tz).to_json()
+                        == who(facts, whole.world, at, whole.catalogue, q.tz).to_json()), (case, at)
