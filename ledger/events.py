@@ -433,3 +433,19 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[EventModel] = TypeAdapter(Event)
+
+
+def reference_markdown() -> str:
+    """The event reference table for the README, generated from the models themselves."""
+    rows = ["| type | what | required fields | optional fields |", "| --- | --- | --- | --- |"]
+    for cls in EVENT_CLASSES:
+        required: list[str] = []
+        optional: list[str] = []
+        for name, info in cls.model_fields.items():
+            if name in ("type", "recorded_at", "id", "recorded_by", "occurred_at"):
+                continue
+            label = f"`{info.alias or name}`"
+            (required if info.is_required() else optional).append(label)
+        rows.append(f"| `{cls.__name__}` | {cls.summary} | {', '.join(required) or '-'} | "
+                    f"{', '.join(optional) or '-'} |")
+    return "\n".join(rows)
