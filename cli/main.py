@@ -13,6 +13,7 @@ from cli.ask import register_ask_commands
 from cli.clerk import register_clerk_commands
 from cli.config import register_config_commands
 from cli.context import State, instant_option, pass_state
+from cli.export import register_export_commands
 from cli.integrity import register_integrity_commands
 from cli.output import FORMATS, emit
 from ledger import __version__
@@ -150,6 +151,7 @@ register_clerk_commands(cli)
 register_ask_commands(cli)
 register_config_commands(cli)
 register_integrity_commands(cli)
+register_export_commands(cli)
 
 
 def main() -> None:

@@ -1,0 +1,909 @@
+"""Parquet for analysts (``ledger export parquet``): the raw events, incrementally, and the read
+models as snapshots, with a manifest that says what each file covers.
+
+Layout of an export folder::
+
+    manifest.json                          what is here, which log range, which schema
+    events/month=YYYY-MM/part-A-B.parquet  the log (Hive partitions by month of occurred_at,
+                                           in the store's timezone); A-B = first and last seq
+    cases.parquet  responsibility.parquet  findings.parquet  overdue.parquet
+    absences.parquet  cover.parquet  staff.parquet          snapshots, rewritten every time
+
+Events are incremental: an export writes only the records after the last one the manifest
+lists, so the ``runs`` of the manifest cover contiguous, non-overlapping ranges of the log.
+"As known at K" (``known_at``) cuts the log at the last record recorded by K (recorded-at
+never runs backwards along the log, so that is a prefix); a later export may extend it but
+never shrink it: an export whose K is earlier than the last exported record is refused (use
+``fresh`` to start again). The snapshots are computed per case, in pages, as of ``at`` and as
+known at K (or, without K, at the last exported record), so they agree with the events.
+
+Requester names and contacts are pseudonymised (:mod:`projections.pseudonyms`) unless
+``include_pii``; the two kinds of export never mix in one folder. Memory stays flat: the log
+is read in pages and written in row groups, the cases are read a page at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ledger.application import Ledger
+from ledger.events import (
+    AbsenceEnded,
+    AbsenceStarted,
+    EventModel,
+    InquiryReceived,
+    PostDefined,
+    Replied,
+    RolesAssigned,
+    StaffRegistered,
+    StandInDesignated,
+    UnitDefined,
+)
+from ledger.policy import PolicyCatalogue, PolicyError
+from ledger.records import Fact, Record, effective
+from projections.calendar import UnknownCalendarYear
+from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
+from projections.findings import findings
+from projections.pseudonyms import Pseudonymiser, ledger_key
+from projections.queries import Context, Queries
+from projections.responsibility import CaseFile, CaseNotFoundAt, Party, assess, case_file
+from projections.status import case_status
+from projections.world import Absence, World, canonical, pair_intervals
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+EVENTS_DIR = "events"
+#: Rows per Parquet row group, and the most rows held in memory before writing.
+ROW_GROUP = 10_000
+BUFFER_CAP = 20_000
+#: Cases read and judged together.
+CASE_PAGE = 500
+
+#: stage name, rows done since the last call, total rows expected (None: unknown)
+Progress = Callable[[str, int, int | None], None]
+
+#: Errors about one case that are answers (an unknown calendar year, a kind with no limit),
+#: reported in the case's ``problem`` column instead of stopping the export.
+CASE_PROBLEMS = (PolicyError, UnknownCalendarYear, CaseNotFoundAt)
+
+
+class ExportRefused(Exception):
+    """The folder holds something this export must not add to; the message says what to do."""
+
+
+# --- table schemas (the documentation analysts see) -----------------------------------------
+
+TS = pa.timestamp("us", tz="UTC")
+_STRINGS = pa.list_(pa.string())
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": doc})
+
+
+TABLES: dict[str, tuple[str, list[pa.Field]]] = {
+    "events": ("The ledger's notification log, one row per stored event (corrections are events of their own).", [
+        _f("seq", pa.int64(), "position in the ledger's global log (notification id)", False),
+        _f("event_id", pa.string(), "the event's id (the sender's or one the ledger assigned)", False),
+        _f("type", pa.string(), "event type, e.g. InquiryReceived, Replied, Corrected", False),
+        _f("stream", pa.string(), "the stream it belongs to, e.g. case:SHZ-2024-0001, staff:zy-lina", False),
+        _f("stream_version", pa.int64(), "position within the stream", False),
+        _f("case_id", pa.string(), "the case, for events of a case stream (corrections of them included)"),
+        _f("staff", pa.string(), "the event's main staff member: staff, received_by[0], from, by, approved_by, "
+                                 "stand_in, a or head (of the replacement for Corrected)"),
+        _f("target", pa.string(), "Corrected/Retracted: the id of the event corrected or withdrawn"),
+        _f("occurred_at", TS, "valid time: when it happened in the office (UTC)", False),
+        _f("recorded_at", TS, "transaction time: when the ledger stored it (UTC)", False),
+        _f("recorded_by", pa.string(), "the clerk who recorded it", False),
+        _f("payload", pa.string(), "the event as JSON (requester name/contact replaced by requester.key "
+                                   "unless the export includes personal data)", False),
+    ]),
+    "cases": ("One row per case as of `at`, as known at the manifest's snapshot_known_at.", [
+        _f("case_id", pa.string(), "case id", False),
+        _f("policy", pa.string(), "policy pack id"),
+        _f("policy_version", pa.string(), "effective_from of the pack version in force on the day of receipt"),
+        _f("kind", pa.string(), "kind of matter (selects the time limit)"),
+        _f("channel", pa.string(), "visit, phone, letter or online"),
+        _f("post", pa.string(), "the post (岗位) that owns the matter, if given"),
+        _f("unit", pa.string(), "the office (科室): the post's unit, else the first-asked staff's"),
+        _f("unit_name", pa.string(), "the unit's name"),
+        _f("month", pa.string(), "YYYY-MM of received_at in the store's timezone"),
+        _f("received_at", TS, "receipt (受理)"),
+        _f("in_remit", pa.bool_(), "within the first-asked staff's remit"),
+        _f("first_asked", pa.string(), "first-asked staff (首问责任人), by the rank rule for joint inquiries"),
+        _f("handler", pa.string(), "holder of the case at `at`: the first-asked staff or, after an accepted "
+                                   "handoff, the handler (承办人)"),
+        _f("responsible", pa.string(), "primary responsible staff at `at` (A/B cover applied)"),
+        _f("responsible_basis", pa.string(), "holder, acting_b, stand_in or supervisor"),
+        _f("status", pa.string(), "open, replied or not_received (received after `at`)"),
+        _f("clock_state", pa.string(), "running, suspended, awaiting_supplements or no_limit"),
+        _f("due", TS, "the reply deadline (null: no limit, or the clock is stopped)"),
+        _f("overdue", pa.bool_(), "open and past its due at `at`"),
+        _f("late", pa.bool_(), "the deadline was missed: replied after the due, or open past it"),
+        _f("working_days_overdue", pa.int32(), "working days past the due, for overdue cases"),
+        _f("replied_at", TS, "the reply (办结), if by `at`"),
+        _f("replied_by", pa.string(), "staff who replied"),
+        _f("outcome", pa.string(), "resolved, explained_refusal or referred_outside"),
+        _f("days_to_reply", pa.float64(), "calendar days from receipt to reply"),
+        _f("requester_key", pa.string(), "pseudonym of the requester (same name and contact, same key)"),
+        _f("requester_unit", pa.string(), "the requester's unit or organisation"),
+        _f("problem", pa.string(), "why some columns are empty (no limit configured, unknown calendar year)"),
+    ]),
+    "responsibility": ("Who was responsible for each case over time: intervals of equal answers of `who`.", [
+        _f("case_id", pa.string(), "case id", False),
+        _f("role", pa.string(), "primary or secondary", False),
+        _f("staff", pa.string(), "the responsible staff member", False),
+        _f("staff_name", pa.string(), "their name"),
+        _f("basis", pa.string(), "holder, acting_b, stand_in or supervisor", False),
+        _f("capacity", pa.string(), "first_asked, handler, A, B, stand_in or supervisor"),
+        _f("clauses", _STRINGS, "the clauses that decide it"),
+        _f("valid_from", TS, "start of the interval", False),
+        _f("valid_to", TS, "end (exclusive): the next change or the reply; null = still at `at`"),
+    ]),
+    "absences": ("Absences from the post (离岗) started by `at`.", [
+        _f("absence_id", pa.string(), "id of the AbsenceStarted event", False),
+        _f("staff", pa.string(), "who was away", False),
+        _f("staff_name", pa.string(), "their name"),
+        _f("unit", pa.string(), "their unit"),
+        _f("reason", pa.string(), "trip, meeting, leave, sick or other"),
+        _f("started_at", TS, "start", False),
+        _f("ended_at", TS, "end; null = still away at `at`"),
+        _f("expected_return", TS, "expected return, if given"),
+        _f("handover_to", pa.string(), "staff handed over to (交接); null = no handover"),
+        _f("notified", _STRINGS, "staff told of the absence"),
+        _f("briefed", pa.bool_(), "B reported back on return (000 AB art. 6)"),
+    ]),
+    "cover": ("Cover periods: who acted for an absent A on each post where they hold the A role.", [
+        _f("absence_id", pa.string(), "the absence (absences.absence_id)", False),
+        _f("absent_staff", pa.string(), "the absent A", False),
+        _f("post", pa.string(), "the post", False),
+        _f("acting", pa.string(), "who acted: B, or the designated stand-in; null = vacant"),
+        _f("basis", pa.string(), "acting_b, stand_in or vacant", False),
+        _f("valid_from", TS, "start", False),
+        _f("valid_to", TS, "end (exclusive); null = still at `at`"),
+    ]),
+    "findings": ("Liability findings (问责认定) as of `at`: one breach, one row.", [
+        _f("case_id", pa.string(), "case id", False),
+        _f("rule", pa.string(), "no_handover, cover_failure, late_transfer, handler_late, invalid_extension, "
+                                "piecemeal_notice or vacancy", False),
+        _f("liable", pa.string(), "staff found liable", False),
+        _f("liable_name", pa.string(), "their name"),
+        _f("clause", pa.string(), "the main clause", False),
+        _f("clauses", _STRINGS, "every clause cited"),
+        _f("due", TS, "the deadline breached, if any"),
+        _f("breached_at", TS, "when the breach happened", False),
+        _f("policy", pa.string(), "policy pack id"),
+        _f("policy_version", pa.string(), "effective_from of the pack version applied"),
+        _f("also_liable", pa.list_(pa.struct([("staff", pa.string()), ("name", pa.string()),
+                                              ("tier", pa.string()), ("clause", pa.string())])),
+           "leaders answerable under the pack's leadership tiers"),
+        _f("evidence", _STRINGS, "ids of the events the finding rests on"),
+        _f("explanation_en", pa.string(), "the reasoning in English"),
+        _f("explanation_zh", pa.string(), "the reasoning in Chinese"),
+    ]),
+    "overdue": ("Open cases past their due at `at` (ledger overdue).", [
+        _f("case_id", pa.string(), "case id", False),
+        _f("at", TS, "the instant asked about", False),
+        _f("due", TS, "the due instant", False),
+        _f("responsible", pa.string(), "primary responsible staff at `at`"),
+        _f("responsible_name", pa.string(), "their name"),
+        _f("working_days_overdue", pa.int32(), "working days past the due"),
+    ]),
+    "staff": ("Staff as registered at `at` (for names in joins).", [
+        _f("staff", pa.string(), "staff id", False),
+        _f("name", pa.string(), "name"),
+        _f("rank", pa.int32(), "rank, higher = more senior"),
+        _f("unit", pa.string(), "unit id"),
+        _f("unit_name", pa.string(), "the unit's name"),
+    ]),
+}
+_PII_FIELDS = [
+    _f("requester_name", pa.string(), "the requester's name (personal data; --include-pii only)"),
+    _f("requester_contact", pa.string(), "the requester's phone or address (personal data; --include-pii only)"),
+]
+SNAPSHOTS = ("cases", "responsibility", "absences", "cover", "findings", "overdue", "staff")
+
+
+def table_schema(name: str, include_pii: bool = False) -> pa.Schema:
+    """The Arrow schema of an export table, with column descriptions and the schema version."""
+    doc, fields = TABLES[name]
+    if name == "cases" and include_pii:
+        fields = [*fields[:-1], *_PII_FIELDS, fields[-1]]
+    return pa.schema(fields, metadata={
+        "ledger.schema_version": str(SCHEMA_VERSION), "ledger.table": name, "ledger.description": doc,
+        "ledger.include_pii": str(include_pii).lower(),
+    })
+
+
+# --- writing files ----------------------------------------------------------------------------
+
+
+class _Writer:
+    """One Parquet file written in row groups to a temporary name, renamed when committed."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path, self.schema = path, schema
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.tmp.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(self.tmp, schema)
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+        self.first_seq: int | None = None
+        self.last_seq: int | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= ROW_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self._writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.count += len(self.rows)
+            self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+    def commit(self, path: Path | None = None) -> Path:
+        if path is not None:
+            self.path = path
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        except Exception:  # already closed, or half written: the file goes anyway
+            pass
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    return None if t is None else t.astimezone(UTC)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- events -----------------------------------------------------------------------------------
+
+#: The field naming an event's main staff member (a list: its first entry).
+MAIN_STAFF = {
+    "StaffRegistered": "staff", "AbsenceStarted": "staff", "AbsenceEnded": "staff", "UnitDefined": "head",
+    "PostDefined": "a", "RolesAssigned": "a", "StandInDesignated": "stand_in", "InquiryReceived": "received_by",
+    "HandedOff": "from", "HandoffAccepted": "by", "MaterialsRequested": "by", "Replied": "by",
+    "Reminded": "by", "DeadlineExtended": "approved_by",
+}
+
+
+def _main_staff(content: Mapping[str, Any]) -> str | None:
+    if content.get("type") == "Corrected" and isinstance(content.get("replacement"), Mapping):
+        replacement = content["replacement"]
+        target_type = replacement.get("type")
+        return _main_staff({**replacement, "type": target_type}) if target_type else None
+    value = content.get(MAIN_STAFF.get(str(content.get("type")), ""))
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else str(value)
+
+
+def _instant(value: Any, tz: tzinfo) -> datetime:
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+def event_row(record: Record, pseudo: Pseudonymiser, tz: tzinfo) -> tuple[str, dict[str, Any]]:
+    """(month partition, row) of one stored record."""
+    content = record.content
+    occurred = _instant(content["occurred_at"], tz)
+    row = {
+        "seq": record.seq, "event_id": record.event_id, "type": record.type, "stream": record.stream,
+        "stream_version": record.version,
+        "case_id": record.stream.removeprefix("case:") if record.stream.startswith("case:") else None,
+        "staff": _main_staff(content),
+        "target": content.get("target") if record.type in ("Corrected", "Retracted") else None,
+        "occurred_at": occurred.astimezone(UTC), "recorded_at": record.recorded_at.astimezone(UTC),
+        "recorded_by": record.recorded_by,
+        "payload": json.dumps(pseudo.content(content), ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+    }
+    return occurred.astimezone(tz).strftime("%Y-%m"), row
+
+
+@dataclass
+class _EventsRun:
+    files: list[dict[str, Any]] = field(default_factory=list)
+    rows: int = 0
+    last: Record | None = None
+
+
+def _export_events(
+    ledger: Ledger, root: Path, after: int, known_at: datetime | None, pseudo: Pseudonymiser,
+    batch: int, run: int, progress: Progress,
+) -> _EventsRun:
+    """Write the records after ``after`` (recorded by ``known_at``), one file per month."""
+    out = _EventsRun()
+    schema = table_schema("events", pseudo.include_pii)
+    parts: dict[str, _Writer] = {}
+    committed: list[Path] = []
+    buffered = 0
+    try:
+        for record in ledger.log(after=after, batch=batch):
+            if known_at is not None and record.recorded_at > known_at:
+                break  # recorded-at never decreases along the log: nothing later was known at K
+            month, row = event_row(record, pseudo, ledger.tz)
+            part = parts.get(month)
+            if part is None:
+                folder = root / EVENTS_DIR / f"month={month}"
+                part = parts[month] = _Writer(folder / f"part-{record.seq}.parquet", schema)
+                part.first_seq = record.seq
+            part.add(row)
+            part.last_seq = record.seq
+            out.rows += 1
+            out.last = record
+            buffered += 1
+            if buffered >= BUFFER_CAP:  # many months interleaved: write what is held
+                for p in parts.values():
+                    p.flush()
+                buffered = 0
+            if out.rows % 1000 == 0:
+                progress("events", 1000, None)
+        for month, part in sorted(parts.items()):
+            part.close()
+            final = part.path.with_name(f"part-{part.first_seq}-{part.last_seq}.parquet")
+            committed.append(part.commit(final))
+            out.files.append({
+                "path": final.relative_to(root).as_posix(), "table": "events", "month": month,
+                "rows": part.count, "run": run, "seq_first": part.first_seq, "seq_last": part.last_seq,
+            })
+        progress("events", out.rows % 1000, None)
+    except BaseException:
+        for part in parts.values():
+            part.abort()
+        for path in committed:  # renamed in this run but never listed: not part of the export
+            path.unlink(missing_ok=True)
+        raise
+    return out
+
+
+# --- snapshots --------------------------------------------------------------------------------
+
+
+def _staff_named(event: EventModel) -> set[str]:
+    names: set[str] = set()
+    for field_name, kind in event.references.items():
+        if kind != "staff":
+            continue
+        value = getattr(event, "from_" if field_name == "from" else field_name, None)
+        names.update(value if isinstance(value, list) else [value] if isinstance(value, str) else [])
+    return names
+
+
+class WorldIndex:
+    """When the world around a case can change: the instants at which `who` must be asked again."""
+
+    def __init__(self, facts: Sequence[Fact]) -> None:
+        self.staff_marks: dict[str, set[datetime]] = {}
+        self.post_marks: dict[str, set[datetime]] = {}
+        self.unit_marks: dict[str, set[datetime]] = {}
+        self.post_staff: dict[str, set[str]] = {}
+        self.post_units: dict[str, set[str]] = {}
+        self.staff_units: dict[str, set[str]] = {}
+        self.a_posts: dict[str, set[str]] = {}
+        self.staff_ids: list[str] = []
+        cover: dict[str, list[Fact]] = {}
+        for fact in canonical(facts):
+            e, t = fact.event, fact.occurred_at
+            if isinstance(e, UnitDefined):
+                self.unit_marks.setdefault(e.unit, set()).add(t)
+            elif isinstance(e, StaffRegistered):
+                if e.staff not in self.staff_marks:
+                    self.staff_ids.append(e.staff)
+                self.staff_marks.setdefault(e.staff, set()).add(t)
+                self.staff_units.setdefault(e.staff, set()).add(e.unit)
+            elif isinstance(e, PostDefined | RolesAssigned):
+                self.post_marks.setdefault(e.post, set()).add(t)
+                self.post_staff.setdefault(e.post, set()).update((e.a, e.b))
+                self.a_posts.setdefault(e.a, set()).add(e.post)
+                if isinstance(e, PostDefined):
+                    self.post_units.setdefault(e.post, set()).add(e.unit)
+            elif isinstance(e, StandInDesignated):
+                marks = self.post_marks.setdefault(e.post, set())
+                marks.add(t)
+                if e.until is not None:
+                    marks.add(e.until + timedelta(microseconds=1))  # in force while at <= until
+            elif isinstance(e, AbsenceStarted | AbsenceEnded):
+                cover.setdefault(e.staff, []).append(fact)
+                self.staff_marks.setdefault(e.staff, set()).add(t)
+        self.absences: list[Absence] = []
+        for staff, moves in cover.items():
+            for start, end in pair_intervals(moves, lambda f: isinstance(f.event, AbsenceStarted)):
+                e = start.event
+                assert isinstance(e, AbsenceStarted)
+                self.absences.append(Absence(staff, start, end, e.handover_to, tuple(e.notified or ()), e.reason))
+        self.absences.sort(key=lambda a: (a.started_at, a.staff))
+        self._staff = {k: sorted(v) for k, v in self.staff_marks.items()}
+        self._posts = {k: sorted(v) for k, v in self.post_marks.items()}
+        self._units = {k: sorted(v) for k, v in self.unit_marks.items()}
+
+    def marks(self, staff: Iterable[str], posts: Iterable[str], lo: datetime, hi: datetime) -> set[datetime]:
+        """Instants in [lo, hi] where the absences, posts, stand-ins or units of these may change."""
+        posts = set(posts)
+        people = set(staff) | {s for p in posts for s in self.post_staff.get(p, ())}
+        units = {u for p in posts for u in self.post_units.get(p, ())}
+        units |= {u for s in people for u in self.staff_units.get(s, ())}
+        out: set[datetime] = set()
+        for marks in ([self._staff.get(s, []) for s in people] + [self._posts.get(p, []) for p in posts]
+                      + [self._units.get(u, []) for u in units]):
+            out.update(marks[bisect_left(marks, lo):bisect_right(marks, hi)])
+        return out
+
+
+def _merge(
+    answers: Sequence[tuple[datetime, tuple[Any, ...] | None]], end: datetime | None,
+) -> Iterator[tuple[tuple[Any, ...], datetime, datetime | None]]:
+    """Consecutive equal answers as (answer, from, to); None answers are gaps."""
+    current: tuple[Any, ...] | None = None
+    since: datetime | None = None
+    for t, answer in answers:
+        if answer == current:
+            continue
+        if current is not None and since is not None:
+            yield current, since, t
+        current, since = answer, t
+    if current is not None and since is not None:
+        yield current, since, end
+
+
+def _party(p: Party | None) -> tuple[Any, ...] | None:
+    return None if p is None else (p.staff, p.basis, p.role, p.name, p.clauses)
+
+
+def _pack_starts(catalogue: PolicyCatalogue, policy: str, tz: tzinfo) -> set[datetime]:
+    try:
+        return {datetime.combine(v.effective_from, time(0), tzinfo=tz) for v in catalogue.versions(policy)}
+    except PolicyError:
+        return set()
+
+
+@dataclass
+class _Snapshot:
+    """What one export computes over the cases, world and policies, as of ``at``."""
+
+    ledger: Ledger
+    ctx: Context
+    index: WorldIndex
+    at: datetime
+    pseudo: Pseudonymiser
+    writers: dict[str, _Writer]
+
+    @property
+    def tz(self) -> tzinfo:
+        return self.ledger.tz
+
+    @property
+    def world(self) -> World:
+        return self.ctx.world
+
+    def pack_day(self, t: datetime) -> date:
+        return t.astimezone(self.tz).date()
+
+    # -- cases --------------------------------------------------------------------------------
+
+    def case(self, case_id: str, facts: Sequence[Fact]) -> None:
+        receipt = next((f for f in canonical(facts) if isinstance(f.event, InquiryReceived)), None)
+        if receipt is None:
+            return  # the receipt was withdrawn: not a case any more
+        inq = receipt.event
+        assert isinstance(inq, InquiryReceived)
+        received = receipt.occurred_at
+        requester = inq.requester.model_dump(exclude_none=True) if inq.requester is not None else None
+        row: dict[str, Any] = {
+            "case_id": case_id, "policy": inq.policy, "kind": inq.kind, "channel": inq.channel, "post": inq.post,
+            "month": received.astimezone(self.tz).strftime("%Y-%m"), "received_at": _utc(received),
+            "in_remit": inq.in_remit, "first_asked": inq.received_by[0],
+            "requester_key": self.pseudo.requester_key(requester),
+            "requester_unit": self.pseudo.text(requester.get("unit")) if requester else None,
+        }
+        if self.pseudo.include_pii:
+            row["requester_name"] = requester.get("name") if requester else None
+            row["requester_contact"] = requester.get("contact") if requester else None
+        problems: list[str] = []
+        try:
+            row["policy_version"] = self.ctx.catalogue.in_force(
+                inq.policy, self.pack_day(received)).effective_from.isoformat()
+            self._status(row, facts, problems)
+        except CASE_PROBLEMS as exc:
+            problems.append(str(exc))
+        try:
+            for finding in findings(facts, self.world, self.at, self.ctx.catalogue, self.ctx.calendar, self.tz):
+                self.writers["findings"].add({
+                    "case_id": case_id, "rule": finding.rule, "liable": finding.liable,
+                    "liable_name": finding.liable_name, "clause": finding.clause, "clauses": list(finding.clauses),
+                    "due": _utc(finding.due), "breached_at": _utc(finding.breached_at), "policy": finding.policy,
+                    "policy_version": finding.policy_version,
+                    "also_liable": [{"staff": a.staff, "name": a.name, "tier": a.tier, "clause": a.clause}
+                                    for a in finding.also_liable],
+                    "evidence": list(finding.evidence), "explanation_en": finding.explanation_en,
+                    "explanation_zh": finding.explanation_zh,
+                })
+        except CASE_PROBLEMS as exc:
+            if str(exc) not in problems:
+                problems.append(str(exc))
+        if row.get("unit") is None:
+            row["unit"] = self._unit_of(inq, str(row["first_asked"]), received)
+        unit = self.world.unit(row["unit"], self.at) if row["unit"] else None
+        row["unit_name"] = unit.name if unit is not None else None
+        row["problem"] = "; ".join(problems) or None
+        self.writers["cases"].add(row)
+
+    def _unit_of(self, inq: InquiryReceived, first: str, t: datetime) -> str | None:
+        if inq.post is not None:
+            post = self.world.post(inq.post, t)
+            if post is not None:
+                return post.unit
+        person = self.world.staff(first, t)
+        return None if person is None else person.unit
+
+    def _status(self, row: dict[str, Any], facts: Sequence[Fact], problems: list[str]) -> None:
+        ctx, at, tz = self.ctx, self.at, self.tz
+        status = case_status(facts, self.world, at, ctx.catalogue, ctx.calendar, tz)
+        row.update(status=status.state, clock_state=status.clock_state, due=_utc(status.due),
+                   working_days_overdue=status.working_days_overdue, replied_at=_utc(status.replied_at),
+                   overdue=status.is_overdue(), responsible=status.responsible)
+        if status.limit_problem:
+            problems.append(status.limit_problem)
+        if status.state == "not_received":
+            return
+        file = case_file(facts, at)
+        pack = ctx.catalogue.in_force(file.inquiry.policy, self.pack_day(at))
+        found = assess(file, self.world, at, pack, tz)
+        row.update(first_asked=found.first_asked, handler=found.holder, responsible_basis=found.primary.basis)
+        row["unit"] = self._unit_of(file.inquiry, found.first_asked, file.receipt.occurred_at)
+        reply = next((f for f in file.upto(at) if isinstance(f.event, Replied)), None)
+        if reply is not None:
+            assert isinstance(reply.event, Replied)
+            row.update(replied_by=reply.event.by, outcome=reply.event.outcome,
+                       days_to_reply=(reply.occurred_at - file.receipt.occurred_at).total_seconds() / 86400)
+        due = status.due
+        row["late"] = None if due is None else (reply.occurred_at > due if reply is not None else at > due)
+        if status.is_overdue():
+            self.writers["overdue"].add({
+                "case_id": status.case, "at": _utc(at), "due": _utc(due), "responsible": status.responsible,
+                "responsible_name": status.responsible_name, "working_days_overdue": status.working_days_overdue,
+            })
+        self._responsibility(file, reply)
+
+    def _responsibility(self, file: CaseFile, reply: Fact | None) -> None:
+        """Evaluate `who` at every instant where its answer may change, and merge equal answers."""
+        start = file.receipt.occurred_at
+        end = reply.occurred_at if reply is not None else None
+        named = {s for f in file.facts for s in _staff_named(f.event)}
+        posts = {file.inquiry.post} if file.inquiry.post else {p for s in named for p in self.index.a_posts.get(s, ())}
+        marks = {f.occurred_at for f in file.facts} | self.index.marks(named, posts, start, end or self.at)
+        marks |= _pack_starts(self.ctx.catalogue, file.inquiry.policy, self.tz)
+        points = sorted(t for t in marks | {start}
+                        if start <= t and (t < end if end is not None else t <= self.at))
+        primary: list[tuple[datetime, tuple[Any, ...] | None]] = []
+        secondary: list[tuple[datetime, tuple[Any, ...] | None]] = []
+        for t in points:
+            pack = self.ctx.catalogue.in_force(file.inquiry.policy, self.pack_day(t))
+            found = assess(file, self.world, t, pack, self.tz)
+            primary.append((t, _party(found.primary)))
+            secondary.append((t, _party(found.secondary)))
+        for role, answers in (("primary", primary), ("secondary", secondary)):
+            for (staff, basis, capacity, name, clauses), since, until in _merge(answers, end):
+                self.writers["responsibility"].add({
+                    "case_id": file.case, "role": role, "staff": staff, "staff_name": name, "basis": basis,
+                    "capacity": capacity, "clauses": list(clauses), "valid_from": _utc(since),
+                    "valid_to": _utc(until),
+                })
+
+    # -- the world ------------------------------------------------------------------------------
+
+    def staff_and_absences(self) -> None:
+        at, world = self.at, self.world
+        for staff_id in self.index.staff_ids:
+            person = world.staff(staff_id, at)
+            if person is None:
+                continue
+            unit = world.unit(person.unit, at)
+            self.writers["staff"].add({"staff": staff_id, "name": person.name, "rank": person.rank,
+                                       "unit": person.unit, "unit_name": unit.name if unit else None})
+        for absence in self.index.absences:
+            if absence.started_at > at:
+                continue
+            ended = absence.ended_at if absence.ended_at is not None and absence.ended_at <= at else None
+            end_event = absence.end.event if ended is not None and absence.end is not None else None
+            start_event = absence.start.event
+            assert isinstance(start_event, AbsenceStarted)
+            person = world.staff(absence.staff, absence.started_at)
+            self.writers["absences"].add({
+                "absence_id": absence.start.event_id, "staff": absence.staff,
+                "staff_name": world.name_of(absence.staff, absence.started_at),
+                "unit": person.unit if person else None, "reason": absence.reason,
+                "started_at": _utc(absence.started_at), "ended_at": _utc(ended),
+                "expected_return": _utc(start_event.expected_return), "handover_to": absence.handover_to,
+                "notified": list(absence.notified),
+                "briefed": end_event.briefed if isinstance(end_event, AbsenceEnded) else None,
+            })
+            self._cover(absence, ended)
+
+    def _cover(self, absence: Absence, ended: datetime | None) -> None:
+        """Who acted for the absent A on each of their posts, over the absence."""
+        world, start = self.world, absence.started_at
+        for post_id in sorted(self.index.a_posts.get(absence.staff, ())):
+            marks = self.index.marks((), {post_id}, start, ended or self.at) | {start}
+            points = sorted(t for t in marks if start <= t and (t < ended if ended is not None else t <= self.at))
+            answers: list[tuple[datetime, tuple[Any, ...] | None]] = []
+            for t in points:
+                post = world.post(post_id, t)
+                answer: tuple[Any, ...] | None = None
+                if post is not None and post.a == absence.staff:
+                    if world.absence_at(post.b, t) is None:
+                        answer = ("acting_b", post.b)
+                    else:
+                        stand_in = world.stand_in_at(post_id, t)
+                        answer = ("stand_in", stand_in.stand_in) if stand_in is not None else ("vacant", None)
+                answers.append((t, answer))
+            for (basis, acting), since, until in _merge(answers, ended):
+                self.writers["cover"].add({
+                    "absence_id": absence.start.event_id, "absent_staff": absence.staff, "post": post_id,
+                    "acting": acting, "basis": basis, "valid_from": _utc(since), "valid_to": _utc(until),
+                })
+
+
+def _facts(ledger: Ledger, prefixes: Sequence[str], known_at: datetime | None) -> list[Fact]:
+    streams = [s for p in prefixes for s in ledger.streams(p)]
+    return effective(ledger.records(streams), ledger.tz, known_at)
+
+
+def _case_pages(ledger: Ledger, known_at: datetime | None, size: int) -> Iterator[list[str]]:
+    """The cases known at K, a page at a time, in the order the ledger first heard of them
+    (the ``rm_cases`` case index read model)."""
+    position = 0
+    while True:
+        sql = "SELECT case_id, first_seq FROM rm_cases WHERE first_seq > ?"
+        params: list[Any] = [position]
+        if known_at is not None:
+            sql += " AND first_recorded_at <= ?"
+            params.append(known_at.astimezone(UTC).isoformat())
+        with ledger.store.read() as tx:
+            rows = tx.execute(sql + " ORDER BY first_seq LIMIT ?", [*params, size]).fetchall()
+        if not rows:
+            return
+        yield [str(r[0]) for r in rows]
+        position = int(rows[-1][1])
+
+
+def _count_cases(ledger: Ledger, known_at: datetime | None) -> int:
+    sql, params = "SELECT COUNT(*) FROM rm_cases", []
+    if known_at is not None:
+        sql += " WHERE first_recorded_at <= ?"
+        params.append(known_at.astimezone(UTC).isoformat())
+    with ledger.store.read() as tx:
+        row = tx.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _write_snapshots(
+    ledger: Ledger, root: Path, at: datetime, known_at: datetime | None, pseudo: Pseudonymiser,
+    progress: Progress,
+) -> dict[str, _Writer]:
+    queries = Queries(ledger)
+    # What Queries.context(all_staff=True) loads, read once: the index needs the facts themselves.
+    world_facts = _facts(ledger, ("unit:", "post:", "staff:"), known_at)
+    config = _facts(ledger, CONFIG_PREFIXES, known_at)
+    ctx = Context(World.from_facts(world_facts), catalogue_from(config), calendar_from(config), known_at)
+    index = WorldIndex(world_facts)
+    del world_facts, config
+    writers: dict[str, _Writer] = {}
+    try:
+        for name in SNAPSHOTS:
+            writers[name] = _Writer(root / f"{name}.parquet", table_schema(name, pseudo.include_pii))
+        snap = _Snapshot(ledger, ctx, index, at, pseudo, writers)
+        snap.staff_and_absences()
+        progress("cases", 0, _count_cases(ledger, known_at))
+        for page in _case_pages(ledger, known_at, CASE_PAGE):
+            for case_id, facts in queries.all_case_facts(known_at, cases=page).items():
+                snap.case(case_id, facts)
+            progress("cases", len(page), None)
+        for writer in writers.values():
+            writer.close()
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    return writers
+
+
+# --- the export -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote."""
+
+    manifest: dict[str, Any]
+    new_events: int
+    event_files: list[str]
+    snapshot_rows: dict[str, int]
+
+
+def _read_manifest(root: Path) -> dict[str, Any] | None:
+    path = root / MANIFEST
+    if not path.exists():
+        if root.exists() and any(root.iterdir()):
+            raise ExportRefused(
+                f"{root} is not empty and holds no {MANIFEST}: export into a new or empty folder"
+            )
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportRefused(f"cannot read {path}: {exc}; use --fresh to export everything again") from None
+    if not isinstance(data, dict):
+        raise ExportRefused(f"{path} is not a ledger export manifest; use --fresh to start again")
+    return data
+
+
+def _ours(root: Path) -> Iterator[Path]:
+    """Files an export writes (and temporaries it may have left behind)."""
+    yield from root.glob(f"{EVENTS_DIR}/month=*/part-*.parquet")
+    yield from root.glob(f"{EVENTS_DIR}/month=*/.*.tmp")
+    yield from root.glob(".*.tmp")
+    for name in SNAPSHOTS:
+        yield root / f"{name}.parquet"
+
+
+def _sweep(root: Path, keep: set[str]) -> None:
+    """Remove event parts no manifest lists (left by an interrupted export) and temporaries."""
+    for path in _ours(root):
+        rel = path.relative_to(root).as_posix()
+        if path.exists() and rel not in keep and (path.name.endswith(".tmp") or rel.startswith(EVENTS_DIR)):
+            path.unlink()
+    for folder in root.glob(f"{EVENTS_DIR}/month=*"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _record_at(ledger: Ledger, seq: int) -> Record | None:
+    return next((r for r in ledger.log(after=seq - 1, batch=1) if r.seq == seq), None)
+
+
+def _continue_from(
+    old: dict[str, Any], ledger: Ledger, known_at: datetime | None, pseudo: Pseudonymiser,
+) -> Record | None:
+    """Check the folder's export can be extended by this one; returns its last record."""
+    hint = "export into another folder, or use --fresh to replace this export"
+    if old.get("schema_version") != SCHEMA_VERSION:
+        raise ExportRefused(f"the folder holds schema version {old.get('schema_version')}, this ledger writes "
+                            f"{SCHEMA_VERSION}: {hint}")
+    if bool(old.get("include_pii")) != pseudo.include_pii:
+        was = "with personal data in clear" if old.get("include_pii") else "pseudonymised"
+        raise ExportRefused(f"the folder holds an export {was}; one folder never mixes the two: {hint}")
+    if old.get("pseudonym_key_id") != pseudo.key_id:
+        raise ExportRefused(f"the folder was exported with another pseudonymisation key (another ledger?): {hint}")
+    head = (old.get("ledger") or {}).get("head")
+    if not head:
+        return None
+    record = _record_at(ledger, int(head["seq"]))
+    if record is None or record.hash != head["hash"]:
+        raise ExportRefused(
+            f"the folder's last event (seq {head['seq']}, hash {str(head['hash'])[:12]}…) is not in this ledger: "
+            f"it was exported from another ledger, or this one's history differs (run `ledger verify`); {hint}"
+        )
+    if known_at is not None and known_at < record.recorded_at:
+        raise ExportRefused(
+            f"the folder already holds events up to seq {record.seq}, recorded at {record.recorded_at.isoformat()}; "
+            f"an export as known at {known_at.isoformat()} would hold fewer (exports only grow): "
+            f"give a later --known-at, {hint}"
+        )
+    return record
+
+
+def _describe_tables(include_pii: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in TABLES:
+        schema = table_schema(name, include_pii)
+        out[name] = {
+            "description": TABLES[name][0],
+            "columns": [{"name": f.name, "type": str(f.type),
+                         "description": (f.metadata or {}).get(b"description", b"").decode()} for f in schema],
+        }
+    out["events"]["partitioning"] = "hive: month=YYYY-MM, the month of occurred_at in the store's timezone"
+    return out
+
+
+def export_parquet(
+    ledger: Ledger,
+    directory: str | os.PathLike[str],
+    *,
+    known_at: datetime | None = None,
+    at: datetime | None = None,
+    include_pii: bool = False,
+    fresh: bool = False,
+    batch: int = 5000,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Export the ledger to ``directory`` (see the module docstring); raises :class:`ExportRefused`."""
+    report: Progress = progress or (lambda stage, done, total: None)
+    root = Path(directory)
+    exported_at = ledger.clock()
+    old = _read_manifest(root)
+    pseudo = Pseudonymiser(ledger_key(ledger.store), include_pii)
+    if old is not None and fresh:
+        for path in _ours(root):
+            path.unlink(missing_ok=True)
+        _sweep(root, set())
+        (root / MANIFEST).unlink()
+        old = None
+    old_files = [f for f in (old or {}).get("files", []) if f.get("table") == "events"]
+    missing = [str(f["path"]) for f in old_files if not (root / str(f["path"])).is_file()]
+    if missing:
+        raise ExportRefused(f"{root / MANIFEST} lists {missing[0]}"
+                            f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}, which is gone: "
+                            "use --fresh to export everything again")
+    _sweep(root, {str(f["path"]) for f in old_files})
+    previous = _continue_from(old, ledger, known_at, pseudo) if old is not None else None
+    runs: list[dict[str, Any]] = list((old or {}).get("events", {}).get("runs", []))
+    after = previous.seq if previous is not None else 0
+    with ledger.store.read() as tx:
+        top = ledger.store.max_seq(tx)
+    report("events", 0, max(top - after, 0))
+    (root / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
+    run = len(runs) + 1
+    new = _export_events(ledger, root, after, known_at, pseudo, batch, run, report)
+    head = new.last or previous
+    try:
+        if new.rows and new.last is not None:
+            runs.append({"run": run, "seq_from": after + 1, "seq_to": new.last.seq, "rows": new.rows,
+                         "exported_at": _iso(exported_at), "known_at": _iso(known_at)})
+        # The snapshots know what the events hold: as known at K, else at the last exported record.
+        snapshot_known = known_at if known_at is not None else (head.recorded_at if head is not None else None)
+        when = at or known_at or exported_at
+        writers = _write_snapshots(ledger, root, when, snapshot_known, pseudo, report)
+    except BaseException:
+        for f in new.files:
+            (root / f["path"]).unlink(missing_ok=True)
+        raise
+    snapshot_files = []
+    for name, writer in writers.items():
+        writer.commit()
+        snapshot_files.append({"path": writer.path.name, "table": name, "rows": writer.count, "snapshot": True})
+    manifest = {
+        "format": "ledger-parquet-export",
+        "schema_version": SCHEMA_VERSION,
+        "ledger": {
+            "tz": str(ledger.tz),
+            "head": None if head is None else {"seq": head.seq, "hash": head.hash,
+                                               "recorded_at": _iso(head.recorded_at)},
+        },
+        "exported_at": _iso(exported_at),
+        "known_at": _iso(known_at),
+        "snapshot_known_at": _iso(snapshot_known),
+        "at": _iso(when),
+        "include_pii": include_pii,
+        "pseudonym_key_id": pseudo.key_id,
+        "events": {"seq_to": head.seq if head is not None else 0, "runs": runs},
+        "files": [*old_files, *new.files, *snapshot_files],
+        "tables": _describe_tables(include_pii),
+    }
+    tmp = root / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, root / MANIFEST)
+    return ExportResult(manifest, new.rows, [f["path"] for f in new.files],
+                        {name: w.count for name, w in writers.items()})

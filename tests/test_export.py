@@ -1,0 +1,414 @@
+"""`ledger export parquet`: an analyst reads the demo register back with pyarrow and DuckDB."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.main import cli
+from ledger.application import Ledger
+from projections.export import SCHEMA_VERSION, TABLES
+from projections.pseudonyms import MOBILE, Pseudonymiser
+from projections.queries import Queries
+from projections.readmodels import default_projectors
+from tests.ledger_helpers import BASE, inquiry, jsonl
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+REGISTER = EXAMPLES / "demo-register-2024.jsonl"
+CORRECTIONS = EXAMPLES / "demo-corrections-2024.jsonl"
+SECTIONS = EXAMPLES / "zhangye-sections.json"
+#: The snapshots describe the demo year at its end, whatever day the tests run.
+AT = "2024-12-31T18:00:00+08:00"
+
+#: The README's three DuckDB queries, run from inside an export folder.
+README_QUERIES = {
+    "overdue rate by month and office": """
+        SELECT month, unit, unit_name,
+               count(*)                                   AS cases,
+               count(*) FILTER (WHERE late)               AS missed_deadline,
+               count(*) FILTER (WHERE overdue)            AS still_overdue,
+               round(100.0 * count(*) FILTER (WHERE late) / count(*), 1) AS late_pct
+        FROM 'cases.parquet'
+        GROUP BY ALL
+        ORDER BY month, unit""",
+    "findings by rule": """
+        SELECT rule,
+               count(*)                 AS findings,
+               count(DISTINCT liable)   AS staff_liable,
+               count(DISTINCT case_id)  AS cases,
+               list(DISTINCT clause)    AS clauses
+        FROM 'findings.parquet'
+        GROUP BY rule
+        ORDER BY findings DESC""",
+    "average days to reply per handler": """
+        SELECT c.handler, s.name,
+               count(*)                        AS replied,
+               round(avg(c.days_to_reply), 1)  AS avg_days_to_reply,
+               count(*) FILTER (WHERE c.late)  AS late
+        FROM 'cases.parquet' AS c
+        LEFT JOIN 'staff.parquet' AS s ON s.staff = c.handler
+        WHERE c.status = 'replied'
+        GROUP BY ALL
+        ORDER BY avg_days_to_reply DESC""",
+}
+
+
+def _lines(path: Path) -> int:
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+#: Every phone number of the demo's requesters (11 digits starting with 1).
+PHONES = sorted(set(re.findall(r"(?<!\d)1\d{10}(?!\d)", REGISTER.read_text() + CORRECTIONS.read_text())))
+NAMES = sorted({e["requester"]["name"] for e in map(json.loads, REGISTER.read_text().splitlines())
+                if e.get("requester", {}).get("name")})
+
+
+def invoke(url: str, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--store", url, *args], input=input, catch_exceptions=False)
+
+
+def load_demo(url: str) -> None:
+    for args in (("policy", "add", str(SECTIONS)), ("append", str(REGISTER), "--actor", "办公室-王敏"),
+                 ("append", str(CORRECTIONS), "--actor", "办公室-王敏")):
+        result = invoke(url, *args)
+        assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo register in a SQLite ledger, loaded once; each test works on its own copy."""
+    path = tmp_path_factory.mktemp("demo") / "ledger.db"
+    load_demo(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def demo(demo_file: Path, sqlite_url: str) -> str:
+    shutil.copy(demo_file, sqlite_url.removeprefix("sqlite:///"))
+    return sqlite_url
+
+
+def export(url: str, folder: Path, *args: str) -> Result:
+    result = CliRunner().invoke(cli, ["--store", url, "export", "parquet", str(folder), "--at", AT, *args],
+                                catch_exceptions=False)
+    return result
+
+
+def manifest(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def events_table(folder: Path) -> pa.Table:
+    return ds.dataset(folder / "events", format="parquet", partitioning="hive").to_table()
+
+
+def opened(url: str) -> Ledger:
+    return Ledger(url, projectors=default_projectors(None))
+
+
+def all_values(folder: Path) -> list[str]:
+    """Every value of every Parquet file, decoded, as text (nested lists and structs too)."""
+    out = []
+    for path in folder.rglob("*.parquet"):
+        for column in pq.read_table(path).to_pylist():
+            out.append(json.dumps(column, ensure_ascii=False, default=str))
+    return out
+
+
+# --- a default export ---------------------------------------------------------------------------
+
+
+def test_events_come_back_with_typed_columns_month_partitions_and_a_schema_version(
+        demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    result = export(demo, out)
+    assert result.exit_code == 0, result.output
+    assert "exported 330 new event(s) (seq 1-330)" in result.output
+
+    events = events_table(out)
+    assert events.num_rows == 1 + _lines(REGISTER) + _lines(CORRECTIONS)  # the policy event + every line
+    assert sorted(events.column("seq").to_pylist()) == list(range(1, events.num_rows + 1))
+    for column in ("occurred_at", "recorded_at"):
+        assert events.schema.field(column).type == pa.timestamp("us", tz="UTC")
+    assert events.schema.field("seq").type == pa.int64()
+    months = {p.name for p in (out / "events").iterdir()}
+    assert {f"month=2024-{m:02d}" for m in range(3, 13)} <= months
+    one = pq.read_table(next((out / "events" / "month=2024-04").glob("part-*.parquet")))
+    assert one.schema.metadata[b"ledger.schema_version"] == str(SCHEMA_VERSION).encode()
+    assert one.schema.field("payload").metadata[b"description"]
+
+    m = manifest(out)
+    assert m["schema_version"] == SCHEMA_VERSION and m["include_pii"] is False
+    ledger = opened(demo)
+    try:
+        last = list(ledger.log(after=329))[-1]
+    finally:
+        ledger.close()
+    assert m["ledger"]["head"] == {"seq": 330, "hash": last.hash, "recorded_at": m["ledger"]["head"]["recorded_at"]}
+    assert m["events"]["runs"] == [{**m["events"]["runs"][0], "seq_from": 1, "seq_to": 330, "rows": 330}]
+    for entry in m["files"]:
+        assert pq.read_metadata(out / entry["path"]).num_rows == entry["rows"]
+        assert entry.get("snapshot") is True or entry["seq_first"] <= entry["seq_last"]
+    assert {f["table"] for f in m["files"] if f.get("snapshot")} == set(TABLES) - {"events"}
+    assert "seq_range" not in json.dumps(m) and "key" not in {k for f in m["files"] for k in f}
+
+
+def test_read_models_agree_with_the_ledgers_own_answers(demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    assert export(demo, out).exit_code == 0
+    at = datetime.fromisoformat(AT)
+    ledger = opened(demo)
+    try:
+        queries = Queries(ledger)
+        findings = queries.findings(None, at)
+        overdue = queries.overdue(at)
+        statuses = {s.case: s for s in queries.statuses(at)}
+        cases = pq.read_table(out / "cases.parquet").to_pylist()
+        assert len(cases) == len(statuses) == 67  # 68 received, one withdrawn as a duplicate
+        for row in cases:
+            assert row["status"] == statuses[row["case_id"]].state
+            assert row["requester_key"] is None or row["requester_key"].startswith("rq-")
+        assert pq.read_table(out / "findings.parquet").num_rows == len(findings) > 0
+        got = pq.read_table(out / "overdue.parquet").to_pylist()
+        assert sorted(r["case_id"] for r in got) == sorted(r["case"] for r in overdue)
+        # Each responsibility interval is what `ledger who` answers at its start.
+        rows = pq.read_table(out / "responsibility.parquet").to_pylist()
+        assert {r["case_id"] for r in rows} == set(statuses)
+        for row in [r for r in rows if r["case_id"] in ("SHZ-2024-0001", "ZY-2024-0006")]:
+            answer = queries.who(row["case_id"], row["valid_from"])
+            party = answer[row["role"]]
+            assert (party["staff"], party["basis"]) == (row["staff"], row["basis"]), row
+    finally:
+        ledger.close()
+    for name in ("cases", "responsibility", "absences", "cover", "findings", "overdue", "staff"):
+        schema = pq.read_schema(out / f"{name}.parquet")
+        for field in schema:
+            assert field.metadata and field.metadata[b"description"], f"{name}.{field.name} is undocumented"
+            if pa.types.is_timestamp(field.type):
+                assert field.type.tz == "UTC", f"{name}.{field.name} has no timezone"
+
+
+def test_a_default_export_holds_no_phone_number_or_requester_name(demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    assert export(demo, out).exit_code == 0
+    assert len(PHONES) > 50 and NAMES
+    texts = [*all_values(out), (out / "manifest.json").read_text(encoding="utf-8")]
+    blob = "\n".join(texts)
+    assert not [p for p in PHONES if p in blob]
+    assert not MOBILE.search(blob)
+    assert not [n for n in NAMES if n in blob]
+    raw = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert not [p for p in PHONES if p.encode() in raw]
+
+
+def test_include_pii_writes_them_in_clear_and_says_so_on_stderr(demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    result = export(demo, out, "--include-pii")
+    assert result.exit_code == 0, result.output
+    assert "--include-pii" in result.stderr and "IN CLEAR" in result.stderr
+    assert "IN CLEAR" not in result.stdout
+    cases = pq.read_table(out / "cases.parquet")
+    assert {"requester_name", "requester_contact", "requester_key"} <= set(cases.column_names)
+    blob = "\n".join(all_values(out))
+    assert all(p in blob for p in PHONES)
+    assert manifest(out)["include_pii"] is True
+    # One folder never mixes clear and pseudonymised data.
+    again = export(demo, out)
+    assert again.exit_code == 1 and "never mixes" in again.output
+
+
+def test_the_same_requester_gets_the_same_pseudonym_in_every_export_of_a_ledger(
+        demo: str, tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    assert export(demo, first).exit_code == 0
+    assert export(demo, second).exit_code == 0
+
+    def keys(folder: Path) -> dict[str, str]:
+        rows = events_table(folder).filter(ds.field("type") == "InquiryReceived").to_pylist()
+        return {r["event_id"]: json.loads(r["payload"])["requester"]["key"] for r in rows}
+
+    one = keys(first)
+    assert one == keys(second)
+    # 曹德胜 called twice about the same matter (PD-2024-0011, and 0012 withdrawn as a duplicate).
+    assert one["r2024-0293"] == one["r2024-0294"]
+    assert len(set(one.values())) == len(one) - 1
+    assert manifest(first)["pseudonym_key_id"] == manifest(second)["pseudonym_key_id"]
+
+
+def test_pseudonyms_ignore_how_a_number_is_typed_and_need_the_key() -> None:
+    a, b = Pseudonymiser(b"k" * 32), Pseudonymiser(b"j" * 32)
+    same = {"name": "曹德胜", "contact": "138 1726 4405"}
+    assert a.requester_key(same) == a.requester_key({"name": "曹德胜 ", "contact": "138-1726-4405"})
+    assert a.requester_key(same) != b.requester_key(same)
+    assert a.requester_key({"unit": "浦东新区"}) is None
+    content = {"type": "InquiryReceived", "matter": "曹德胜来电，回电13817264405", "requester": {**same, "unit": "x"}}
+    assert a.content(content) == {"type": "InquiryReceived", "matter": "[requester]来电，回电[phone]",
+                                  "requester": {"key": a.requester_key(same), "unit": "x"}}
+
+
+# --- incremental exports -------------------------------------------------------------------------
+
+
+def test_a_second_export_writes_only_new_events_and_the_runs_tile_the_log(demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    ledger = opened(demo)
+    try:
+        register_end = next(r for r in ledger.log() if r.seq == 1 + _lines(REGISTER))
+    finally:
+        ledger.close()
+    known = register_end.recorded_at.isoformat()
+    first = export(demo, out, "--known-at", known)
+    assert first.exit_code == 0, first.output
+    assert manifest(out)["events"]["seq_to"] == 317 and manifest(out)["known_at"] is not None
+    before = {p: p.read_bytes() for p in (out / "events").rglob("*.parquet")}
+
+    second = export(demo, out)
+    assert second.exit_code == 0, second.output
+    assert "exported 13 new event(s) (seq 318-330)" in second.output
+    after = set((out / "events").rglob("*.parquet"))
+    assert set(before) <= after and all(p.read_bytes() == data for p, data in before.items())
+    new = after - set(before)
+    assert sum(pq.read_metadata(p).num_rows for p in new) == 13
+
+    m = manifest(out)
+    runs = m["events"]["runs"]
+    assert [(r["seq_from"], r["seq_to"]) for r in runs] == [(1, 317), (318, 330)]
+    files = [f for f in m["files"] if f["table"] == "events"]
+    assert {f["path"] for f in files} == {p.relative_to(out).as_posix() for p in after}
+    for run in runs:  # every file lies inside its run; the runs are contiguous
+        assert all(run["seq_from"] <= f["seq_first"] <= f["seq_last"] <= run["seq_to"]
+                   for f in files if f["run"] == run["run"])
+    assert all(a["seq_to"] + 1 == b["seq_from"] for a, b in itertools.pairwise(runs))
+    seqs = events_table(out).column("seq").to_pylist()
+    assert sorted(seqs) == list(range(1, 331))  # every event exactly once
+
+    third = export(demo, out)
+    assert third.exit_code == 0 and "no new events" in third.output
+    assert set((out / "events").rglob("*.parquet")) == after
+
+    # The past cannot be exported over the present; --fresh starts again.
+    earlier = export(demo, out, "--known-at", known)
+    assert earlier.exit_code == 1 and "exports only grow" in earlier.output
+    fresh = export(demo, out, "--known-at", known, "--fresh")
+    assert fresh.exit_code == 0, fresh.output
+    assert events_table(out).num_rows == 317 and len(manifest(out)["events"]["runs"]) == 1
+
+
+def test_an_export_is_refused_where_it_does_not_belong(demo: str, tmp_path: Path) -> None:
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    result = export(demo, busy)
+    assert result.exit_code == 1 and "not empty" in result.output
+    assert (busy / "notes.txt").read_text() == "mine"
+
+    out = tmp_path / "export"
+    assert export(demo, out).exit_code == 0
+    listed = out / manifest(out)["files"][0]["path"]
+    kept = listed.read_bytes()
+    listed.unlink()
+    gone = export(demo, out)
+    assert gone.exit_code == 1 and "which is gone" in gone.output
+    listed.write_bytes(kept)
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert invoke(other, "append", "-", input="\n".join(jsonl(*BASE, inquiry()))).exit_code == 0
+    mixed = export(other, out)
+    assert mixed.exit_code == 1 and "another" in mixed.output
+
+
+def test_an_interrupted_export_leaves_nothing_the_next_one_would_trust(demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    assert export(demo, out, "--known-at", "2000-01-02T00:00:00+08:00").exit_code == 0
+    assert manifest(out)["ledger"]["head"] is None and events_table(out).num_rows == 0
+    stray = out / "events" / "month=2024-03" / "part-2-65.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half written")
+    assert export(demo, out).exit_code == 0
+    assert events_table(out).num_rows == 330
+
+
+# --- analysts' tools ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def exported(demo: str, tmp_path: Path) -> Path:
+    out = tmp_path / "export"
+    assert export(demo, out).exit_code == 0
+    return out
+
+
+def _duck(folder: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET file_search_path = '{folder}'")
+    return con
+
+
+def test_duckdb_reads_the_events_with_their_partitions_and_zones(exported: Path) -> None:
+    con = _duck(exported)
+    rows = con.sql("SELECT month, count(*) FROM read_parquet('events/*/*.parquet', hive_partitioning = true) "
+                   "GROUP BY month ORDER BY month").fetchall()
+    assert sum(n for _, n in rows) == 330 and ("2024-03", 64) in rows
+    types = dict(con.sql("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                         "read_parquet('events/*/*.parquet', hive_partitioning = true))").fetchall())
+    assert types["occurred_at"] == types["recorded_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["seq"] == "BIGINT" and types["month"] == "VARCHAR"
+    inquiries = con.execute("SELECT count(*) FROM read_parquet('events/*/*.parquet') "
+                        "WHERE type = 'InquiryReceived' AND json_extract_string(payload, '$.requester.key') "
+                        "LIKE 'rq-%'").fetchone()
+    assert inquiries is not None and inquiries[0] == 68
+
+
+@pytest.mark.parametrize("name", list(README_QUERIES))
+def test_the_readme_queries_run_and_answer(exported: Path, name: str) -> None:
+    result = _duck(exported).sql(README_QUERIES[name])
+    rows = [dict(zip(result.columns, row, strict=True)) for row in result.fetchall()]
+    assert rows, name
+    if name == "overdue rate by month and office":
+        assert sum(r["cases"] for r in rows) == 67
+        assert {r["month"] for r in rows} >= {"2024-04", "2024-11"}
+        assert all(0 <= r["late_pct"] <= 100 and r["unit"] for r in rows)
+        assert sum(r["missed_deadline"] for r in rows) >= sum(r["still_overdue"] for r in rows) > 0
+    elif name == "findings by rule":
+        assert {"handler_late", "no_handover", "cover_failure", "vacancy"} <= {r["rule"] for r in rows}
+        assert all(r["findings"] >= r["cases"] >= 1 for r in rows)
+    else:
+        assert all(r["name"] and r["avg_days_to_reply"] >= 0 for r in rows)
+        assert sum(r["replied"] for r in rows) == 64
+
+
+# --- both backends ---------------------------------------------------------------------------------
+
+
+def test_export_on_each_backend(store_url: str, tmp_path: Path, demo_file: Path) -> None:
+    if store_url.startswith("sqlite:///"):
+        shutil.copy(demo_file, store_url.removeprefix("sqlite:///"))  # loaded once for the module
+    else:
+        load_demo(store_url)
+    out = tmp_path / "export"
+    result = export(store_url, out)
+    assert result.exit_code == 0, result.output
+    assert events_table(out).num_rows == 330
+    assert pq.read_metadata(out / "cases.parquet").num_rows == 67
+    key_id = manifest(out)["pseudonym_key_id"]
+    assert export(store_url, out).exit_code == 0  # the key is kept in the ledger: the same next time
+    assert manifest(out)["pseudonym_key_id"] == key_id
+    blob = "\n".join(all_values(out))
+    assert not [p for p in PHONES if p in blob]
+
+
+def test_progress_is_drawn_on_stderr(demo: str, tmp_path: Path) -> None:
+    result = export(demo, tmp_path / "export")
+    assert "events" in result.stderr and "cases" in result.stderr
+    assert "events" not in result.stdout.replace("event(s)", "")
