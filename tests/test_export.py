@@ -23,6 +23,7 @@ from projections.export import SCHEMA_VERSION, TABLES
 from projections.pseudonyms import MOBILE, Pseudonymiser
 from projections.queries import Queries
 from projections.readmodels import default_projectors
+from projections.status import case_status
 from tests.ledger_helpers import BASE, inquiry, jsonl
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -174,11 +175,15 @@ def test_read_models_agree_with_the_ledgers_own_answers(demo: str, tmp_path: Pat
         queries = Queries(ledger)
         findings = queries.findings(None, at)
         overdue = queries.overdue(at)
-        statuses = {s.case: s for s in queries.statuses(at)}
+        ctx = queries.context([], None, all_staff=True)
+        statuses = {case: case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, ledger.tz)
+                    for case, facts in queries.all_case_facts(None).items()}
+        statuses.update({s.case: s for s in queries.statuses(at)})
         cases = pq.read_table(out / "cases.parquet").to_pylist()
         assert len(cases) == len(statuses) == 67  # 68 received, one withdrawn as a duplicate
         for row in cases:
-            assert row["status"] == statuses[row["case_id"]].state
+            status = statuses[row["case_id"]]
+            assert (row["status"], row["due"], row["overdue"]) == (status.state, status.due, status.is_overdue())
             assert row["requester_key"] is None or row["requester_key"].startswith("rq-")
         assert pq.read_table(out / "findings.parquet").num_rows == len(findings) > 0
         got = pq.read_table(out / "overdue.parquet").to_pylist()
