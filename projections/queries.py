@@ -134,27 +134,27 @@ class Queries:
         whole: list[str] = []
         with self.store.read() as tx:
             for stream in streams:
-                tx.execute("SELECT COUNT(*) FROM rm_staff_times WHERE stream = ? AND occurred_at IS NULL", (stream,))
+                tx.execute("SELECT COUNT(*) FROM rm_times WHERE stream = ? AND occurred_at IS NULL", (stream,))
                 row = tx.fetchone()
                 if row and row[0]:
                     whole.append(stream)
                     continue
-                tx.execute("SELECT seq FROM rm_staff_times WHERE stream = ? AND type = 'StaffRegistered'", (stream,))
+                tx.execute("SELECT seq FROM rm_times WHERE stream = ? AND type = 'StaffRegistered'", (stream,))
                 seqs.update(int(r[0]) for r in tx.fetchall())
                 for point in points:
                     tx.execute(
-                        "SELECT MAX(occurred_at) FROM rm_staff_times WHERE stream = ? AND type = 'AbsenceStarted'"
+                        "SELECT MAX(occurred_at) FROM rm_times WHERE stream = ? AND type = 'AbsenceStarted'"
                         " AND occurred_at <= ? AND recorded_at <= ?", (stream, point, known))
                     row = tx.fetchone()
                     if not row or row[0] is None:
                         continue
                     start = row[0]
                     tx.execute(
-                        "SELECT MIN(occurred_at) FROM rm_staff_times WHERE stream = ? AND occurred_at > ?"
+                        "SELECT MIN(occurred_at) FROM rm_times WHERE stream = ? AND occurred_at > ?"
                         " AND type IN ('AbsenceEnded', 'AbsenceStarted') AND recorded_at <= ?", (stream, start, known))
                     row = tx.fetchone()
                     end = row[0] if row and row[0] is not None else point
-                    tx.execute("SELECT seq FROM rm_staff_times WHERE stream = ? AND occurred_at >= ?"
+                    tx.execute("SELECT seq FROM rm_times WHERE stream = ? AND occurred_at >= ?"
                                " AND occurred_at <= ?", (stream, start, max(end, point)))
                     seqs.update(int(r[0]) for r in tx.fetchall())
             rows = self.store.rows_by_seq(tx, sorted(seqs)) + self.store.stream_rows(tx, whole)
@@ -226,9 +226,28 @@ class Queries:
             out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
         return [f.to_json() for f in sorted(out, key=lambda f: (f.breached_at, f.case))]
 
+    def open_cases(self, at: datetime, known_at: datetime | None = None) -> list[str]:
+        """Cases that may be open at ``at`` as known at ``known_at``: received by then and not
+        replied by then, plus every case whose stream holds corrections (judged in full)."""
+        when = at.astimezone(UTC).isoformat()
+        known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
+        with self.store.read() as tx:
+            # One linear pass over the case rows (a correlated NOT EXISTS can go quadratic).
+            tx.execute(
+                "SELECT stream FROM rm_times WHERE stream >= 'case:' AND stream < 'case;' AND recorded_at <= ?"
+                " GROUP BY stream HAVING"
+                " SUM(CASE WHEN occurred_at IS NULL THEN 1 ELSE 0 END) > 0 OR ("
+                " SUM(CASE WHEN type = 'InquiryReceived' AND occurred_at <= ? THEN 1 ELSE 0 END) > 0 AND"
+                " SUM(CASE WHEN type = 'Replied' AND occurred_at <= ? THEN 1 ELSE 0 END) = 0)",
+                (known, when, when),
+            )
+            return sorted(str(r[0]).removeprefix("case:") for r in tx.fetchall())
+
     def statuses(self, at: datetime, known_at: datetime | None = None) -> list[CaseStatus]:
-        per_case = self.all_case_facts(known_at)
-        ctx = self.context([], known_at, all_staff=True)
+        """The status at ``at`` of every case that may be open then (others are replied)."""
+        per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))
+        everyone = [f for facts in per_case.values() for f in facts]
+        ctx = self.context(everyone, known_at, instants=[at])
         return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz)
                 for facts in per_case.values()]
 

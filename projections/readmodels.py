@@ -47,38 +47,40 @@ class CaseIndex:
         tx.execute("DELETE FROM rm_cases")
 
 
-class StaffTimeline:
-    """When each record of a staff stream happened, so a question about a case loads only the
-    part of each person's history that overlaps the case (absences pile up over the years).
+class Timeline:
+    """When each record of a staff or case stream happened and was recorded.
 
-    Corrections have no time of their own here (NULL): a stream with corrections is loaded
-    whole, so a correction can never be missed.
+    A question about a case loads only the part of each person's history around the instants
+    that matter (absences pile up over the years), and questions over all cases (overdue,
+    caseload) find the cases open at T as known at K with one indexed query. Corrections
+    have no time of their own here (NULL): a stream with corrections is read whole, so a
+    correction can never be missed.
     """
 
-    name = "staff_timeline"
+    name = "timeline"
 
     def schema(self) -> list[str]:
         return [
-            "CREATE TABLE IF NOT EXISTS rm_staff_times ("
+            "CREATE TABLE IF NOT EXISTS rm_times ("
             " stream TEXT NOT NULL, seq BIGINT NOT NULL, type TEXT NOT NULL, occurred_at TEXT,"
             " recorded_at TEXT NOT NULL, PRIMARY KEY (stream, seq))",
-            "CREATE INDEX IF NOT EXISTS rm_staff_times_when ON rm_staff_times (stream, occurred_at)",
+            "CREATE INDEX IF NOT EXISTS rm_times_when ON rm_times (stream, occurred_at)",
         ]
 
     def project(self, tx: Tx, records: Sequence[Record]) -> None:
         rows = [
             (r.stream, r.seq, r.type,
              None if r.type in ("Corrected", "Retracted") else _utc_text(str(r.content["occurred_at"])), _utc(r))
-            for r in records if r.stream.startswith("staff:")
+            for r in records if r.stream.startswith(("staff:", "case:"))
         ]
         tx.executemany(
-            "INSERT INTO rm_staff_times (stream, seq, type, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO rm_times (stream, seq, type, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (stream, seq) DO NOTHING",
             rows,
         )
 
     def reset(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM rm_staff_times")
+        tx.execute("DELETE FROM rm_times")
 
 
 def _utc_text(instant: str) -> str:
@@ -90,7 +92,7 @@ def _utc(record: Record) -> str:
     return record.recorded_at.astimezone(UTC).isoformat()
 
 
-def default_projectors(tz: tzinfo | None) -> list[CaseIndex | StaffTimeline]:
+def default_projectors(tz: tzinfo | None) -> list[CaseIndex | Timeline]:
     """The read models every ledger keeps."""
     del tz
-    return [CaseIndex(), StaffTimeline()]
+    return [CaseIndex(), Timeline()]

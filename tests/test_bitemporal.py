@@ -142,3 +142,23 @@ def test_reading_only_the_window_of_each_history_gives_the_same_answers(tmp_path
                         == findings(facts, whole.world, at, whole.catalogue, whole.calendar, q.tz)), (case, at)
                 assert (who(facts, window.world, at, window.catalogue, q.tz).to_json()
                         == who(facts, whole.world, at, whole.catalogue, q.tz).to_json()), (case, at)
+
+
+def test_overdue_and_caseload_from_the_open_case_index_equal_judging_every_case(tmp_path: Path) -> None:
+    """`overdue`/`caseload` judge only the cases the timeline says may be open: same answers as judging all."""
+    from projections.status import case_status, caseload, overdue
+
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger.append_lines(REGISTER)
+    known_before_fixes = clock.now
+    clock.tick(days=1)
+    ledger.append_lines(CORRECTIONS)
+    q = Queries(ledger)
+    for known_at in (None, known_before_fixes):
+        everything = q.all_case_facts(known_at)
+        ctx = q.context([], known_at, all_staff=True)
+        for at in [datetime(2024, m, d, 10, tzinfo=UTC) for m in range(3, 13) for d in (1, 15)]:
+            every = [case_status(f, ctx.world, at, ctx.catalogue, ctx.calendar, q.tz) for f in everything.values()]
+            assert q.overdue(at, known_at) == overdue(every), at
+            assert q.caseload(at, known_at) == caseload(every), at
