@@ -53,3 +53,11 @@ def test_every_command_has_an_example_in_the_readme() -> None:
 def test_demo_files_named_in_the_readme_exist() -> None:
     for path in re.findall(r"examples/[\w.-]+", README):
         assert (ROOT / path).exists(), path
+
+
+def test_the_readme_duckdb_queries_are_the_ones_the_export_tests_run() -> None:
+    from tests.test_export import README_QUERIES
+
+    sql = " ".join(re.findall(r"```sql\n(.*?)```", README, flags=re.S)[0].split())
+    for name, query in README_QUERIES.items():
+        assert " ".join(query.split()).rstrip(";") in sql, name
