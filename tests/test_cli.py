@@ -196,3 +196,21 @@ def test_calendar_commands(run: Any, tmp_path: Path) -> None:
     result = run("calendar", "add", str(bad))
     assert result.exit_code == 1 and "nothing was written." in result.output
     assert "holidays[0].from" in result.output and "workdays[0].date" in result.output
+
+
+def test_a_clock_running_into_an_unknown_year_is_answered_once_the_year_is_added(base: Any, tmp_path: Path) -> None:
+    """30 working days from 2026-11-20 end in 2027, which the calendar does not know yet."""
+    petition = {**inquiry("P1", at="2026-11-20T09:00:00+08:00"), "policy": "suqian-finance", "kind": "petition"}
+    assert base("append", "-", input=jsonl(petition)[0]).exit_code == 0
+    asked = base("findings", "--case", "P1", "--at", "2027-03-01T00:00:00+08:00", "--format", "json")
+    assert asked.exit_code == 1
+    assert "does not know 2027" in asked.output and "ledger calendar add FILE" in asked.output
+    assert base("overdue", "--at", "2027-03-01T00:00:00+08:00").exit_code == 1
+    year = tmp_path / "2027.json"
+    year.write_text(json.dumps({"year": 2027, "source": "测试用安排", "holidays": [
+        {"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"}], "workdays": []}), encoding="utf-8")
+    assert base("calendar", "add", str(year)).exit_code == 0
+    found = json.loads(base("findings", "--case", "P1", "--at", "2027-03-01T00:00:00+08:00",
+                            "--format", "json").output)
+    # Nov 23-30: 6, Dec: 23, then Jan 4 (Jan 1-3 off) is the 30th working day
+    assert [(f["rule"], f["due"][:10]) for f in found] == [("handler_late", "2027-01-04")]
