@@ -32,8 +32,9 @@ WHO_AT = [("SHZ-2024-0001", datetime(2024, 4, 19, 9, tzinfo=UTC)), ("SHZ-2024-00
           ("SQ-2024-0012", datetime(2024, 8, 14, 9, tzinfo=UTC)), ("SQ-2024-0012", ASK_AT[2])]
 
 
-def _ledger(path: Path, clock: FakeClock) -> Ledger:
-    ledger = Ledger(f"sqlite:///{path}", clock=clock, projectors=default_projectors(None))
+def _ledger(path: Path | str, clock: FakeClock) -> Ledger:
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
+    ledger = Ledger(url, clock=clock, projectors=default_projectors(None))
     pack = {"type": "PolicyAdded", "id": "zy-sections", "occurred_at": "2024-01-01T00:00:00+08:00",
             "policy": "zhangye-2021", "pack": SECTION_PACK}
     ledger.append_lines([json.dumps(pack, ensure_ascii=False)])
@@ -92,9 +93,9 @@ def test_known_at_equals_a_replay_of_what_was_recorded_by_then(tmp_path_factory:
     full.close()
 
 
-def test_rebuilt_read_models_give_the_same_answers(tmp_path: Path) -> None:
+def test_rebuilt_read_models_give_the_same_answers(store_url: str) -> None:
     clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
-    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger = _ledger(store_url, clock)
     ledger.append_lines(REGISTER)
     clock.tick(days=1)
     ledger.append_lines(CORRECTIONS)
@@ -107,27 +108,27 @@ def test_rebuilt_read_models_give_the_same_answers(tmp_path: Path) -> None:
     assert (_answers(ledger, None), _answers(ledger, clock.now - timedelta(hours=12))) == before
 
 
-def test_a_crash_between_storing_and_projecting_heals_on_open(tmp_path: Path) -> None:
+def test_a_crash_between_storing_and_projecting_heals_on_open(store_url: str) -> None:
     """Events in the log beyond the read model's tracking position are projected on open."""
     clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
-    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger = _ledger(store_url, clock)
     ledger.append_lines(REGISTER)
     with ledger.store.write() as tx:  # simulate a projection that never ran for the last cases
         tx.execute("DELETE FROM rm_cases WHERE first_seq > 200")
         tx.execute(f"UPDATE {ledger.store.tracking_table} SET notification_id = 200")
     ledger.close()
-    reopened = Ledger(f"sqlite:///{tmp_path / 'l.db'}", clock=clock, projectors=default_projectors(None))
+    reopened = Ledger(store_url, clock=clock, projectors=default_projectors(None))
     assert len(Queries(reopened).cases_known(None)) == 68
     reopened.close()
 
 
-def test_reading_only_the_window_of_each_history_gives_the_same_answers(tmp_path: Path) -> None:
+def test_reading_only_the_window_of_each_history_gives_the_same_answers(store_url: str) -> None:
     """A case question reads each person's history only around the case: same answers as reading it all."""
     from projections.findings import findings
     from projections.responsibility import who
 
     clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
-    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger = _ledger(store_url, clock)
     ledger.append_lines(REGISTER)
     known_before_fixes = clock.now
     clock.tick(days=1)
@@ -144,12 +145,12 @@ def test_reading_only_the_window_of_each_history_gives_the_same_answers(tmp_path
                         == who(facts, whole.world, at, whole.catalogue, q.tz).to_json()), (case, at)
 
 
-def test_overdue_and_caseload_from_the_open_case_index_equal_judging_every_case(tmp_path: Path) -> None:
+def test_overdue_and_caseload_from_the_open_case_index_equal_judging_every_case(store_url: str) -> None:
     """`overdue`/`caseload` judge only the cases the timeline says may be open: same answers as judging all."""
     from projections.status import case_status, caseload, overdue
 
     clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
-    ledger = _ledger(tmp_path / "l.db", clock)
+    ledger = _ledger(store_url, clock)
     ledger.append_lines(REGISTER)
     known_before_fixes = clock.now
     clock.tick(days=1)
