@@ -27,6 +27,8 @@ DEFAULT_URL = "sqlite:///ledger.db"
 
 #: A lock wait longer than this is reported, not waited out (seconds).
 LOCK_TIMEOUT = 60
+#: How long a batch may be checked inside its transaction on PostgreSQL (seconds).
+IDLE_IN_TRANSACTION_TIMEOUT = 3600
 
 #: PostgreSQL: takes the library's EXCLUSIVE lock on the events table for the caller. LOCK TABLE
 #: in that mode needs UPDATE, DELETE or TRUNCATE privilege, which a clerk role must not have, so
@@ -96,6 +98,9 @@ class StoreUrl:
             "POSTGRES_PASSWORD": self.password,
             "POSTGRES_SCHEMA": self.schema,
             "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
+            # The library ends a session idle in a transaction after 5 s by default; a large
+            # register is checked inside its transaction (all or none), so allow much longer.
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(IDLE_IN_TRANSACTION_TIMEOUT),
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "4",
             "ORIGINATOR_ID_TYPE": "text",

@@ -244,3 +244,22 @@ def test_recorded_at_comes_from_the_ledger_clock_and_never_runs_backwards(ledger
     ledger.append_lines(jsonl({**inquiry(), "occurred_at": "2023-12-31T09:00:00+08:00"}))
     head = list(ledger.log())[-1]
     assert head.recorded_at == datetime(2024, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.postgres
+def test_a_long_check_inside_the_transaction_is_not_cut_off() -> None:
+    """Checking a large register happens inside its transaction; PostgreSQL must not end the
+    session as idle (the library's default would after 5 s)."""
+    from ledger.application import Ledger
+    from tests.conftest import _drop_schema, postgres_url
+
+    url = postgres_url()
+    ledger = Ledger(url)
+    try:
+        with ledger.store.write() as tx:
+            tx.execute("SHOW idle_in_transaction_session_timeout")
+            row = tx.fetchone()
+        assert row is not None and row[0] == "1h"
+    finally:
+        ledger.close()
+        _drop_schema(url)
