@@ -286,14 +286,20 @@ class Ledger:
     def _catch_up(self, tx: Tx) -> None:
         """Project whatever the log holds beyond each read model's tracking position."""
         top = self.store.max_seq(tx)
-        for projector in self.projectors:
-            position = self._position(tx, projector.name)
-            while position < top:
-                rows = self.store.rows_between(tx, position, top, limit=5000)
-                records = [record_from_state(*row) for row in rows]
-                projector.project(tx, records)
-                position = records[-1].seq
-                self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
+        positions = {p.name: self._position(tx, p.name) for p in self.projectors}
+        behind = [p for p in self.projectors if positions[p.name] < top]
+        if not behind:
+            return
+        position = min(positions[p.name] for p in behind)
+        while position < top:  # read and decode each page once, for every projector behind
+            records = [record_from_state(*row) for row in self.store.rows_between(tx, position, top, limit=5000)]
+            position = records[-1].seq
+            for projector in behind:
+                fresh = [r for r in records if r.seq > positions[projector.name]]
+                if fresh:
+                    projector.project(tx, fresh)
+                    positions[projector.name] = position
+                    self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
 
     def _position(self, tx: Tx, name: str) -> int:
         tx.execute(f"SELECT MAX(notification_id) FROM {self.store.tracking_table} WHERE application_name = ?", (name,))
