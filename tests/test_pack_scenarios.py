@@ -368,3 +368,15 @@ def test_zhangye_refuses_a_kind_without_a_limit(office: Office) -> None:
     assert "line 1: kind: policy 'zhangye-2021'" in result.output
     assert "sets no time limit for kind 'bid_inquiry'" in result.output
     assert "ledger policy add FILE" in result.output
+
+
+@pytest.mark.parametrize("pack", adopting("explained_refusal"))
+def test_closing_with_a_documented_refusal_in_time_is_no_violation(office: Office, pack: str) -> None:
+    """002 社区首问 §6: a matter law or policy does not allow, explained and closed in time, is no breach."""
+    due = due_of(pack)
+    office.append(inquiry(pack), reply("C1", at(due, "15:00"), outcome="explained_refusal"))
+    assert office.findings("C1") == []
+    later = at(due + timedelta(days=5))
+    assert json.loads(office.run("overdue", "--at", later, "--format", "json").output) == []
+    caseload = json.loads(office.run("caseload", "--at", later, "--format", "json").output)
+    assert all("C1" not in row["open_cases"] for row in caseload)
