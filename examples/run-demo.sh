@@ -12,5 +12,5 @@ echo "== who was responsible for SHZ-2024-0001 on 2024-04-19 at 17:00?"
 ledger who SHZ-2024-0001 --at 2024-04-19T17:00:00+08:00
 echo "== liability findings as of 2024-12-01"
 ledger findings --at 2024-12-01T00:00:00+08:00
-echo "== overdue on 2024-11-29 at 18:00"
-ledger overdue --at 2024-11-29T18:00:00+08:00
+echo "== overdue on 2024-12-01 at 00:00"
+ledger overdue --at 2024-12-01T00:00:00+08:00
