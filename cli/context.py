@@ -23,13 +23,22 @@ PROGRESS_FROM = 5000
 class State:
     """The store URL and timezone; the ledger is opened on first use."""
 
-    def __init__(self, url: str, tz: str):
+    def __init__(self, url: str, tz: str | None):
         self.url = url
-        try:
-            self.tz = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise click.BadParameter(f"unknown timezone {tz!r}", param_hint="--tz") from None
+        self.asked_tz: ZoneInfo | None = None
+        if tz is not None:
+            try:
+                self.asked_tz = ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise click.BadParameter(f"unknown timezone {tz!r}", param_hint="--tz") from None
         self._ledger: Ledger | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The store's timezone (fixed when the store was created)."""
+        tz = self.ledger.tz
+        assert isinstance(tz, ZoneInfo)
+        return tz
 
     @property
     def ledger(self) -> Ledger:
@@ -37,7 +46,7 @@ class State:
             from projections.readmodels import default_projectors
 
             try:
-                self._ledger = Ledger(self.url, self.tz, projectors=default_projectors(self.tz))
+                self._ledger = Ledger(self.url, self.asked_tz, projectors=default_projectors(self.asked_tz))
             except StoreError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._ledger

@@ -32,10 +32,11 @@ def format_option(f: F) -> F:
 @click.version_option(__version__, prog_name="ledger")
 @click.option("--store", envvar="LEDGER_STORE", default="sqlite:///ledger.db", show_default=True,
               help="sqlite:///path.db or postgresql://user@host:5432/db[?schema=s] (env LEDGER_STORE)")
-@click.option("--tz", envvar="LEDGER_TZ", default="Asia/Shanghai", show_default=True,
-              help="the store's timezone: times without an offset are read in it (env LEDGER_TZ)")
+@click.option("--tz", envvar="LEDGER_TZ", default=None,
+              help="timezone of a new store (default Asia/Shanghai): times without an offset are read in "
+                   "it; an existing store keeps the one it was created with (env LEDGER_TZ)")
 @click.pass_context
-def cli(ctx: click.Context, store: str, tz: str) -> None:
+def cli(ctx: click.Context, store: str, tz: str | None) -> None:
     """Accountability ledger for public-service offices (首问负责制, AB角, 限时办结).
 
     Clerks append events; committees ask who was responsible at an instant, as the ledger

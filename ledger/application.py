@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -22,9 +22,11 @@ from ledger.integrity import append_only_statements
 from ledger.interchange import InvalidInput, Line, LineError, parse_event, parse_lines
 from ledger.knowledge import DEFERRED, IdInfo, Knowledge, validate_replacement
 from ledger.records import GENESIS, Fact, Record, chain_hash, fingerprint, record_from_state
-from ledger.store import DEFAULT_URL, Store, Tx
+from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
 LEDGER_SCHEMA = [
+    # Settings fixed when the ledger is created (its timezone).
+    "CREATE TABLE IF NOT EXISTS ledger_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # Every event id (given by the sender or assigned), for idempotency and corrections.
     "CREATE TABLE IF NOT EXISTS ledger_ids ("
     " id TEXT PRIMARY KEY, seq BIGINT NOT NULL, stream TEXT NOT NULL, type TEXT NOT NULL,"
@@ -72,11 +74,10 @@ class Ledger:
     def __init__(
         self,
         url: str = DEFAULT_URL,
-        tz: str | tzinfo = DEFAULT_TZ,
+        tz: str | ZoneInfo | None = None,
         clock: Callable[[], datetime] = _now,
         projectors: Sequence[Projector] = (),
     ):
-        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.clock = clock
         self.store = Store(url)
         self.projectors = list(projectors)
@@ -85,7 +86,33 @@ class Ledger:
         for projector in self.projectors:
             schema.extend(projector.schema())
         self.store.create_schema(schema)
+        self.tz = self._timezone(tz)
         self.catch_up()
+
+    def _timezone(self, asked: str | ZoneInfo | None) -> ZoneInfo:
+        """The store's timezone: chosen when the ledger is created, the same for every clerk after.
+
+        Times without an offset are read in it, so two clerks must never read the same line
+        differently: asking for another zone on an existing ledger is an error.
+        """
+        name = asked.key if isinstance(asked, ZoneInfo) else asked
+        with self.store.read() as tx:
+            row = tx.execute("SELECT value FROM ledger_settings WHERE key = 'timezone'").fetchone()
+        if row is None:
+            name = name or DEFAULT_TZ
+            ZoneInfo(name)  # an unknown zone fails before anything is written
+            with self.store.write() as tx:
+                tx.execute("INSERT INTO ledger_settings (key, value) VALUES ('timezone', ?)"
+                           " ON CONFLICT (key) DO NOTHING", (name,))
+                row = tx.execute("SELECT value FROM ledger_settings WHERE key = 'timezone'").fetchone()
+        assert row is not None
+        stored = str(row[0])
+        if name is not None and name != stored:
+            raise StoreError(
+                f"this ledger keeps its times in {stored} (set when it was created); "
+                f"it cannot be used with --tz {name}: leave --tz out or give {stored}"
+            )
+        return ZoneInfo(stored)
 
     def close(self) -> None:
         self.store.close()

@@ -73,7 +73,13 @@ def parse_instant(value: Any, info: ValidationInfo | None = None) -> datetime:
     return parsed
 
 
-Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+def _instant_validator(value: Any, info: ValidationInfo) -> datetime:
+    # Exactly (value, info): pydantic passes the validation context (the store's timezone)
+    # only to a validator whose signature asks for it without a default.
+    return parse_instant(value, info)
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant_validator)]
 """A timezone-aware instant (see module docstring)."""
 
 #: Control characters other than tab and line breaks: never part of free text (PostgreSQL text

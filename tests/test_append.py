@@ -263,3 +263,33 @@ def test_a_long_check_inside_the_transaction_is_not_cut_off() -> None:
     finally:
         ledger.close()
         _drop_schema(url)
+
+
+def test_the_timezone_belongs_to_the_store(store_url: str, clock: Any) -> None:
+    """Set when the ledger is created; every clerk after reads naive times in it."""
+    from ledger.application import Ledger
+    from ledger.store import StoreError
+
+    first = Ledger(store_url, tz="Asia/Urumqi", clock=clock)
+    first.append_lines(jsonl(*BASE))
+    first.close()
+    again = Ledger(store_url, clock=clock)  # no zone given: the store's own
+    assert str(again.tz) == "Asia/Urumqi"
+    again.append_lines(jsonl({**inquiry(policy="shihezi-2021"), "occurred_at": "2024-03-04T09:00:00"}))
+    assert again.records(["case:C1"])[0].content["occurred_at"] == "2024-03-04T09:00:00+06:00"
+    again.close()
+    with pytest.raises(StoreError, match="this ledger keeps its times in Asia/Urumqi"):
+        Ledger(store_url, tz="Asia/Shanghai", clock=clock)
+
+
+def test_the_cli_refuses_another_timezone_for_an_existing_store(store_url: str) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--store", store_url, "events"]).exit_code == 0  # created: Asia/Shanghai
+    result = runner.invoke(cli, ["--store", store_url, "--tz", "Europe/Berlin", "events"])
+    assert result.exit_code == 1
+    assert "this ledger keeps its times in Asia/Shanghai" in result.output
+    assert runner.invoke(cli, ["--store", store_url, "--tz", "Nowhere/City", "events"]).exit_code == 2
