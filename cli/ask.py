@@ -44,8 +44,9 @@ def _ask(call: Callable[[], Any]) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def _as_of(known_at: datetime | None) -> datetime:
-    return known_at if known_at is not None else datetime.now(UTC)
+def _now_if_none(instant: datetime | None) -> datetime:
+    """"Now" is a parameter: the CLI fills it in."""
+    return instant if instant is not None else datetime.now(UTC)
 
 
 @click.command()
@@ -65,14 +66,14 @@ def who(state: State, case: str, at: datetime, known_at: datetime | None, fmt: s
       ledger who SHZ-2024-0001 --at 2024-04-19T17:00:00+08:00
       ledger who SHZ-2024-0001 --at 2024-04-19T17:00:00+08:00 --known-at 2024-06-30T00:00:00+08:00 --format json
     """
-    answer = _ask(lambda: _queries(state).who(case, at, known_at or None))
-    if known_at is None:
-        answer["known_at"] = None
+    answer = _ask(lambda: _queries(state).who(case, at, known_at))
+    if known_at is None:  # everything recorded so far: say when that was
+        answer["known_at"] = datetime.now(UTC).astimezone(state.tz).isoformat()
     if fmt != "table":
         emit(answer if fmt == "json" else [_who_row(answer)], fmt)
         return
     console = Console(width=max(Console().width, 120))
-    known = answer["known_at"] or "now"
+    known = answer["known_at"]
     lines = [f"[bold]{case}[/bold] at {answer['at']} (as known at {known}; policy {answer.get('policy', '')})"]
     for role in ("primary", "secondary"):
         party = answer.get(role)
@@ -116,7 +117,7 @@ def findings(state: State, case: str | None, at: datetime | None, known_at: date
       ledger findings --at 2024-12-01T00:00:00+08:00
       ledger findings --case SHZ-2024-0001 --at 2024-12-01T00:00:00+08:00 --format json
     """
-    when = at or _as_of(None)
+    when = _now_if_none(at).astimezone(state.tz)
     rows = _ask(lambda: _queries(state).findings(case, when, known_at))
     if fmt != "table":
         emit(rows, fmt, ["case", "rule", "liable", "clause", "due", "breached_at", "explanation", "evidence"])

@@ -214,3 +214,12 @@ def test_a_clock_running_into_an_unknown_year_is_answered_once_the_year_is_added
                             "--format", "json").output)
     # Nov 23-30: 6, Dec: 23, then Jan 4 (Jan 1-3 off) is the 30th working day
     assert [(f["rule"], f["due"][:10]) for f in found] == [("handler_late", "2027-01-04")]
+
+
+def test_who_states_the_instant_it_was_known_at(base: Any) -> None:
+    assert base("append", "-", input=jsonl(inquiry())[0]).exit_code == 0
+    answer = json.loads(base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--format", "json").output)
+    assert answer["known_at"] and answer["known_at"] > "2024-12"  # the CLI filled in "now"
+    asked = json.loads(base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--known-at",
+                            "2099-01-01T00:00:00+08:00", "--format", "json").output)
+    assert asked["known_at"] == "2099-01-01T00:00:00+08:00"
