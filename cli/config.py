@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -20,6 +21,8 @@ from ledger.records import effective
 from ledger.schedules import ScheduleFileError, load_schedule_file
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.configuration import calendar_from, catalogue_from
+
+T = TypeVar("T")
 
 fmt_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                           help="table for people, json for programs, csv")
@@ -149,15 +152,7 @@ def policy_add(state: State, file: str) -> None:
     Example:
       ledger policy add examples/zhangye-sections.json
     """
-    try:
-        pack = load_pack_file(file)
-    except PolicyFileError as exc:
-        for message in exc.messages:
-            click.echo(f"{file}: {message}", err=True)
-        click.echo("nothing was written.", err=True)
-        sys.exit(1)
-    with open(file, encoding="utf-8") as handle:
-        raw = json.load(handle)
+    pack, raw = _load(file, load_pack_file, PolicyFileError)
     payload = {"type": "PolicyAdded", "occurred_at": _now(state), "policy": pack.id, "pack": raw}
     _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}")
 
@@ -214,17 +209,22 @@ def calendar_add(state: State, file: str) -> None:
     Example:
       ledger calendar add examples/calendar-2027.json
     """
+    schedule, raw = _load(file, load_schedule_file, ScheduleFileError)
+    payload = {"type": "CalendarYearAdded", "occurred_at": _now(state), "year": schedule.year, "schedule": raw}
+    _append_config(state, payload, f"calendar year {schedule.year}")
+
+
+def _load(file: str, loader: Callable[[str], T], error: type[PolicyFileError | ScheduleFileError]) -> tuple[T, Any]:
+    """Validate a configuration file (every bad field reported, exit 1) and return it with its raw data."""
     try:
-        schedule = load_schedule_file(file)
-    except ScheduleFileError as exc:
+        loaded = loader(file)
+    except error as exc:
         for message in exc.messages:
             click.echo(f"{file}: {message}", err=True)
         click.echo("nothing was written.", err=True)
         sys.exit(1)
     with open(file, encoding="utf-8") as handle:
-        raw = json.load(handle)
-    payload = {"type": "CalendarYearAdded", "occurred_at": _now(state), "year": schedule.year, "schedule": raw}
-    _append_config(state, payload, f"calendar year {schedule.year}")
+        return loaded, json.load(handle)
 
 
 def _now(state: State) -> str:

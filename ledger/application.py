@@ -171,15 +171,11 @@ class Ledger:
                     streams.add(ev.stream())
                 if ev.id:
                     ids.add(ev.id)
-                for field_name, kind in ev.references.items():
-                    value = getattr(ev, "from_" if field_name == "from" else field_name, None)
-                    for name in value if isinstance(value, list) else [value]:
-                        if name is None:
-                            continue
-                        if kind == "event":
-                            ids.add(name)
-                        elif kind != "policy":
-                            streams.add(f"{kind}:{name}")
+                for ref in ev.named():
+                    if ref.kind == "event":
+                        ids.add(ref.name)
+                    elif ref.kind != "policy":
+                        streams.add(f"{ref.kind}:{ref.name}")
         id_infos = self._load_ids(tx, sorted(ids))
         streams |= {info.stream for info in id_infos.values()}
         streams |= set(self.store.streams_like(tx, "policy:")) | set(self.store.streams_like(tx, "calendar:"))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, datetime, tzinfo
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -148,6 +149,15 @@ SuspensionReason = Literal[
 ]
 
 
+class Reference(NamedTuple):
+    """One name an event refers to: its field, where (``received_by[1]``), kind and value."""
+
+    field: str
+    where: str
+    kind: str
+    name: str
+
+
 class EventModel(BaseModel):
     """Fields common to every event line."""
 
@@ -176,6 +186,20 @@ class EventModel(BaseModel):
     @property
     def type_name(self) -> str:
         return type(self).__name__
+
+    def named(self) -> Iterator[Reference]:
+        """Everything this event names that the ledger must know, field by field."""
+        for field_name, kind in self.references.items():
+            value = getattr(self, "from_" if field_name == "from" else field_name, None)
+            if isinstance(value, list):
+                for i, name in enumerate(value):
+                    yield Reference(field_name, f"{field_name}[{i}]", kind, name)
+            elif isinstance(value, str):
+                yield Reference(field_name, field_name, kind, value)
+
+    def names(self, kind: str) -> set[str]:
+        """The names of one kind (e.g. ``staff``) this event refers to."""
+        return {ref.name for ref in self.named() if ref.kind == kind}
 
     def stream(self) -> str:
         """The stream (aggregate) this event belongs to, e.g. ``case:SHZ-2024-0001``."""

@@ -233,17 +233,9 @@ class Knowledge:
         return errors
 
     def _check_references(self, event: EventModel, err: Any, prefix: str) -> None:
-        for field_name, kind in event.references.items():
-            if (event.type_name, field_name) in DEFERRED:
-                continue
-            attr = "from_" if field_name == "from" else field_name
-            value = getattr(event, attr, None)
-            if value is None:
-                continue
-            for i, name in enumerate(value if isinstance(value, list) else [value]):
-                if not self.exists(kind, name):
-                    where = f"{prefix}{field_name}[{i}]" if isinstance(value, list) else prefix + field_name
-                    err(where, self._unknown(kind, name))
+        for ref in event.named():
+            if (event.type_name, ref.field) not in DEFERRED and not self.exists(ref.kind, ref.name):
+                err(prefix + ref.where, self._unknown(ref.kind, ref.name))
 
     @staticmethod
     def _unknown(kind: str, name: str) -> str:

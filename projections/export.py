@@ -40,7 +40,6 @@ from ledger.application import Ledger
 from ledger.events import (
     AbsenceEnded,
     AbsenceStarted,
-    EventModel,
     InquiryReceived,
     PostDefined,
     Replied,
@@ -382,16 +381,6 @@ def _export_events(
 # --- snapshots --------------------------------------------------------------------------------
 
 
-def _staff_named(event: EventModel) -> set[str]:
-    names: set[str] = set()
-    for field_name, kind in event.references.items():
-        if kind != "staff":
-            continue
-        value = getattr(event, "from_" if field_name == "from" else field_name, None)
-        names.update(value if isinstance(value, list) else [value] if isinstance(value, str) else [])
-    return names
-
-
 class WorldIndex:
     """When the world around a case can change: the instants at which `who` must be asked again."""
 
@@ -591,7 +580,7 @@ class _Snapshot:
         """Evaluate `who` at every instant where its answer may change, and merge equal answers."""
         start = file.receipt.occurred_at
         end = reply.occurred_at if reply is not None else None
-        named = {s for f in file.facts for s in _staff_named(f.event)}
+        named = {s for f in file.facts for s in f.event.names("staff")}
         posts = {file.inquiry.post} if file.inquiry.post else {p for s in named for p in self.index.a_posts.get(s, ())}
         marks = {f.occurred_at for f in file.facts} | self.index.marks(named, posts, start, end or self.at)
         marks |= _pack_starts(self.ctx.catalogue, file.inquiry.policy, self.tz)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.events import EventModel, PostDefined, RolesAssigned, StandInDesignated, UnitDefined
+from ledger.events import PostDefined, RolesAssigned, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import Fact, Record, effective, record_from_state
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
@@ -41,26 +41,13 @@ class Context:
     known_at: datetime | None
 
 
-def _staff_named(event: EventModel) -> set[str]:
-    names: set[str] = set()
-    for field_name, kind in event.references.items():
-        if kind != "staff":
-            continue
-        value = getattr(event, "from_" if field_name == "from" else field_name, None)
-        if isinstance(value, list):
-            names.update(value)
-        elif isinstance(value, str):
-            names.add(value)
-    return names
-
-
 def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> set[str]:
     """Whose whereabouts can bear on these cases: the parties, the A/B and stand-ins of the
     posts concerned (the cases' own, and any post a party holds), and the units' leaders."""
     names: set[str] = set()
     posts: set[str] = set()
     for fact in case_facts:
-        names |= _staff_named(fact.event)
+        names |= fact.event.names("staff")
         post = getattr(fact.event, "post", None)
         if isinstance(post, str):
             posts.add(post)
@@ -69,7 +56,7 @@ def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> 
               if isinstance(f.event, PostDefined | RolesAssigned) and {f.event.a, f.event.b} & names}
     for fact in structure:
         if isinstance(fact.event, UnitDefined) or getattr(fact.event, "post", None) in posts:
-            names |= _staff_named(fact.event)
+            names |= fact.event.names("staff")
     return names
 
 
