@@ -120,7 +120,8 @@ def parse_lines(lines: Iterable[str | bytes], tz: tzinfo) -> tuple[list[Line], l
             except UnicodeDecodeError as exc:
                 errors.append(LineError(number, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
                 continue
-        text = raw.strip()
+        # A byte-order mark (Excel and Notepad write one) is not part of the first line.
+        text = raw.removeprefix("\ufeff").strip() if number == 1 else raw.strip()
         if not text:
             continue
         if len(text) > MAX_LINE_BYTES:

@@ -293,3 +293,9 @@ def test_the_cli_refuses_another_timezone_for_an_existing_store(store_url: str) 
     assert result.exit_code == 1
     assert "this ledger keeps its times in Asia/Shanghai" in result.output
     assert runner.invoke(cli, ["--store", store_url, "--tz", "Nowhere/City", "events"]).exit_code == 2
+
+
+def test_a_register_saved_with_a_byte_order_mark_and_crlf_appends(ledger: Any) -> None:
+    data = ("\ufeff" + "\r\n".join(jsonl(inquiry("C8"), inquiry("C9"))) + "\r\n").encode("utf-8")
+    result = ledger.append_lines(data.splitlines(keepends=True))
+    assert result.appended == 2
