@@ -21,7 +21,16 @@ from ledger.events import DEFAULT_TZ, Corrected, EventModel, Retracted
 from ledger.integrity import append_only_statements
 from ledger.interchange import InvalidInput, Line, LineError, parse_event, parse_lines
 from ledger.knowledge import DEFERRED, IdInfo, Knowledge, validate_replacement
-from ledger.records import GENESIS, Fact, Record, chain_hash, fingerprint, record_from_state
+from ledger.records import (
+    GENESIS,
+    Fact,
+    Record,
+    canonical,
+    chain_hash,
+    fingerprint,
+    record_body,
+    record_from_state,
+)
 from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
 LEDGER_SCHEMA = [
@@ -149,13 +158,13 @@ class Ledger:
                 return AppendResult(0, skipped, None, None, None)
             linked = self._link(tx, accepted, actor, recorded_at, prev_hash)
             stored = [
-                StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.type, state=r.state())
-                for r in linked
+                StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.type, state=state)
+                for r, state in linked
             ]
             seqs = self.store.insert(tx, stored)
             records = [
                 Record(s, r.stream, r.version, r.event_id, r.recorded_at, r.recorded_by, r.content, r.prev, r.hash)
-                for s, r in zip(seqs, linked, strict=True)
+                for s, (r, _) in zip(seqs, linked, strict=True)
             ]
             self._index(tx, records, [p.fingerprint for p in accepted])
             self._project(tx, records)
@@ -275,21 +284,23 @@ class Ledger:
         return errors
 
     def _link(self, tx: Tx, accepted: Sequence[Pending], actor: str | None,
-              recorded_at: datetime, prev_hash: str) -> list[Record]:
-        """Give each record its stream version, recorder and link in the hash chain."""
+              recorded_at: datetime, prev_hash: str) -> list[tuple[Record, bytes]]:
+        """Give each record its stream version, recorder and link in the hash chain; with its stored bytes."""
         versions = self.store.stream_versions(tx, sorted({p.record.stream for p in accepted}))
-        records = []
+        when = recorded_at.isoformat()  # one instant for the whole batch
+        linked = []
         for pending in accepted:
             rec = pending.record
             version = versions.get(rec.stream, 0) + 1
             versions[rec.stream] = version
             recorder = pending.line.event.recorded_by or actor or "unknown"
-            unhashed = Record(0, rec.stream, version, rec.event_id, recorded_at, recorder, rec.content, prev_hash, "")
-            digest = chain_hash(unhashed.body())
-            records.append(Record(0, rec.stream, version, rec.event_id, recorded_at, recorder, rec.content,
-                                  prev_hash, digest))
+            body = record_body(rec.stream, version, rec.event_id, when, recorder, rec.content, prev_hash)
+            digest = chain_hash(body)
+            body["hash"] = digest
+            linked.append((Record(0, rec.stream, version, rec.event_id, recorded_at, recorder, rec.content,
+                                  prev_hash, digest), canonical(body)))
             prev_hash = digest
-        return records
+        return linked
 
     def _index(self, tx: Tx, records: Sequence[Record], fingerprints: Sequence[str]) -> None:
         tx.executemany(

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, tzinfo
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
 from zoneinfo import ZoneInfo
 
@@ -189,12 +190,14 @@ class EventModel(BaseModel):
 
     def named(self) -> Iterator[Reference]:
         """Everything this event names that the ledger must know, field by field."""
-        for field_name, kind in self.references.items():
-            value = getattr(self, "from_" if field_name == "from" else field_name, None)
+        for field_name, attr, kind in _reference_plan(type(self)):
+            value = getattr(self, attr)
+            if value is None:
+                continue
             if isinstance(value, list):
                 for i, name in enumerate(value):
                     yield Reference(field_name, f"{field_name}[{i}]", kind, name)
-            elif isinstance(value, str):
+            else:
                 yield Reference(field_name, field_name, kind, value)
 
     def names(self, kind: str) -> set[str]:
@@ -208,6 +211,12 @@ class EventModel(BaseModel):
     def content(self) -> dict[str, Any]:
         """The event as JSON-ready data, public field names, no empty optionals."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@cache
+def _reference_plan(cls: type[EventModel]) -> tuple[tuple[str, str, str], ...]:
+    """(public field, attribute, kind) of each reference of an event type, worked out once."""
+    return tuple((f, "from_" if f == "from" else f, kind) for f, kind in cls.references.items())
 
 
 # --- reference data -------------------------------------------------------------------

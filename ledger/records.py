@@ -64,15 +64,8 @@ class Record:
 
     def body(self) -> dict[str, Any]:
         """What the hash covers."""
-        return {
-            "stream": self.stream,
-            "version": self.version,
-            "id": self.event_id,
-            "recorded_at": self.recorded_at.isoformat(),
-            "recorded_by": self.recorded_by,
-            "event": self.content,
-            "prev": self.prev,
-        }
+        return record_body(self.stream, self.version, self.event_id, self.recorded_at.isoformat(),
+                           self.recorded_by, self.content, self.prev)
 
     def state(self) -> bytes:
         """The stored bytes (the library's ``StoredEvent.state``)."""
@@ -80,6 +73,13 @@ class Record:
 
     def event(self, tz: tzinfo) -> EventModel:
         return decode_event(self.content, tz)
+
+
+def record_body(stream: str, version: int, event_id: str, recorded_at: str, recorded_by: str,
+                content: dict[str, Any], prev: str) -> dict[str, Any]:
+    """The part of a stored record the hash chain covers (``recorded_at`` as ISO text)."""
+    return {"stream": stream, "version": version, "id": event_id, "recorded_at": recorded_at,
+            "recorded_by": recorded_by, "event": content, "prev": prev}
 
 
 def decode_event(content: dict[str, Any], tz: tzinfo) -> EventModel:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 
 from ledger.records import Record
 from ledger.store import Tx
@@ -88,8 +89,13 @@ def _utc_text(instant: str) -> str:
 
 
 def _utc(record: Record) -> str:
-    # ISO strings in UTC compare in time order.
-    return record.recorded_at.astimezone(UTC).isoformat()
+    # ISO strings in UTC compare in time order. A batch shares one recorded_at: format it once.
+    return _utc_of(record.recorded_at)
+
+
+@lru_cache(maxsize=64)
+def _utc_of(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat()
 
 
 def default_projectors(tz: tzinfo | None) -> list[CaseIndex | Timeline]:
