@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.events import PostDefined, RolesAssigned, StandInDesignated, UnitDefined
+from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import Fact, Record, effective, record_from_state
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
@@ -41,9 +41,9 @@ class Context:
     known_at: datetime | None
 
 
-def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> set[str]:
-    """Whose whereabouts can bear on these cases: the parties, the A/B and stand-ins of the
-    posts concerned (the cases' own, and any post a party holds), and the units' leaders."""
+def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> tuple[set[str], set[str]]:
+    """Whose whereabouts can bear on these cases: the parties and the A/B and stand-ins of the
+    posts concerned (the cases' own, and any post a party holds); and those posts' units."""
     names: set[str] = set()
     posts: set[str] = set()
     for fact in case_facts:
@@ -54,10 +54,19 @@ def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> 
     post_facts = [f for f in structure if isinstance(f.event, PostDefined | RolesAssigned | StandInDesignated)]
     posts |= {f.event.post for f in post_facts
               if isinstance(f.event, PostDefined | RolesAssigned) and {f.event.a, f.event.b} & names}
-    for fact in structure:
-        if isinstance(fact.event, UnitDefined) or getattr(fact.event, "post", None) in posts:
+    units: set[str] = set()
+    for fact in post_facts:
+        if getattr(fact.event, "post", None) in posts:
             names |= fact.event.names("staff")
-    return names
+            if isinstance(fact.event, PostDefined):
+                units.add(fact.event.unit)
+    return names, units
+
+
+def _leaders(structure: Sequence[Fact], units: set[str]) -> set[str]:
+    """The section heads and supervising leaders of these units (any time)."""
+    return {n for f in structure if isinstance(f.event, UnitDefined) and f.event.unit in units
+            for n in f.event.names("staff")}
 
 
 class Queries:
@@ -94,17 +103,23 @@ class Queries:
         if all_staff:
             people = self._facts(self._prefixed("staff:"), known_at)
         else:
-            streams = sorted(f"staff:{n}" for n in _people_concerned(case_facts, structure))
-            if instants is None:
-                people = self._facts(streams, known_at)
-            else:
-                people = effective(self._staff_records(streams, instants, known_at), self.tz, known_at)
+            names, units = _people_concerned(case_facts, structure)
+            people = self._people(names, instants, known_at)
+            # their own units' leaders too (leadership tiers name them), read the same way
+            units |= {f.event.unit for f in people if isinstance(f.event, StaffRegistered)}
+            people += self._people(_leaders(structure, units) - names, instants, known_at)
         return Context(
             world=World.from_facts([*structure, *people]),
             catalogue=catalogue_from(config),
             calendar=calendar_from(config),
             known_at=known_at,
         )
+
+    def _people(self, names: set[str], instants: Sequence[datetime] | None, known_at: datetime | None) -> list[Fact]:
+        streams = sorted(f"staff:{n}" for n in names)
+        if instants is None:
+            return self._facts(streams, known_at)
+        return effective(self._staff_records(streams, instants, known_at), self.tz, known_at)
 
     def _staff_records(
         self, streams: Sequence[str], instants: Sequence[datetime], known_at: datetime | None

@@ -66,6 +66,7 @@ class Timeline:
             " stream TEXT NOT NULL, seq BIGINT NOT NULL, type TEXT NOT NULL, occurred_at TEXT,"
             " recorded_at TEXT NOT NULL, PRIMARY KEY (stream, seq))",
             "CREATE INDEX IF NOT EXISTS rm_times_when ON rm_times (stream, occurred_at)",
+            "CREATE INDEX IF NOT EXISTS rm_times_kind ON rm_times (stream, type, occurred_at)",
         ]
 
     def project(self, tx: Tx, records: Sequence[Record]) -> None:
