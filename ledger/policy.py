@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.schedules import IsoDate, validation_messages
+from ledger.schedules import IsoDate, json_object, validation_messages
 
 #: Who is responsible (DOMAIN.md: "Who is responsible for a case at instant T").
 RESPONSIBILITY_RULES: tuple[str, ...] = ("first_inquiry", "rank_rule", "ab_cover", "stand_in")
@@ -251,15 +251,8 @@ def parse_pack(data: Mapping[str, Any] | str | bytes, source_name: str) -> Polic
     ``extends`` another is checked for its own fields here; its citations are checked when
     it is resolved against a catalogue (:meth:`PolicyCatalogue.with_added`).
     """
-    if isinstance(data, str | bytes):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as e:
-            raise PolicyFileError(
-                source_name, [f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"]
-            ) from None
-    if not isinstance(data, Mapping):
-        raise PolicyFileError(source_name, [f"expected a JSON object, got {type(data).__name__}"])
+    data = json_object(data, "expected a JSON object, got {}",
+                       lambda messages: PolicyFileError(source_name, messages))
     try:
         return PolicyPack.model_validate(dict(data))
     except ValidationError as e:

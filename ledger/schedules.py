@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from functools import cache
 from importlib import metadata
@@ -131,26 +131,30 @@ class YearSchedule(BaseModel):
         return frozenset(w.day for w in self.workdays)
 
 
-def parse_schedule(data: Mapping[str, Any] | str | bytes, source_name: str) -> YearSchedule:
-    """Validate one year's schedule (a JSON text or its parsed object).
+def json_object(
+    data: Mapping[str, Any] | str | bytes, not_object: str, error: Callable[[list[str]], Exception]
+) -> Mapping[str, Any]:
+    """A configuration file's JSON object (text or already parsed), or ``error(messages)`` raised.
 
-    Raises :class:`ScheduleFileError` listing every bad field at once.
+    ``not_object`` is the message for valid JSON that is not an object, with ``{}`` for its type.
     """
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)
         except json.JSONDecodeError as e:
-            raise ScheduleFileError(
-                source_name, [f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"]
-            ) from None
+            raise error([f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"]) from None
     if not isinstance(data, Mapping):
-        raise ScheduleFileError(
-            source_name,
-            [
-                ("expected a JSON object with year, source, holidays, workdays; "
-                f"got {type(data).__name__}")
-            ],
-        )
+        raise error([not_object.format(type(data).__name__)])
+    return data
+
+
+def parse_schedule(data: Mapping[str, Any] | str | bytes, source_name: str) -> YearSchedule:
+    """Validate one year's schedule (a JSON text or its parsed object).
+
+    Raises :class:`ScheduleFileError` listing every bad field at once.
+    """
+    data = json_object(data, "expected a JSON object with year, source, holidays, workdays; got {}",
+                       lambda messages: ScheduleFileError(source_name, messages))
     try:
         return YearSchedule.model_validate(dict(data))
     except ValidationError as e:
