@@ -8,8 +8,10 @@ Any error rolls the whole batch back: all lines or none.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -25,11 +27,9 @@ from ledger.records import (
     GENESIS,
     Fact,
     Record,
-    canonical,
-    chain_hash,
-    fingerprint,
-    record_body,
+    link_bytes,
     record_from_state,
+    stored_content,
 )
 from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
@@ -62,6 +62,7 @@ class Pending:
     line: Line
     record: Record  # stream, id and content; version, times and hash come at linking
     fingerprint: str
+    content_bytes: bytes  # the record's content, canonical (what the fingerprint hashes)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,23 @@ class AppendResult:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for one batch.
+
+    A batch keeps every model and record it makes until it commits, so the collector's full
+    passes would walk an ever larger heap again and again (measured: ~15% of a large append)
+    and free nothing. What the batch leaves behind is collected as usual afterwards.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class Ledger:
@@ -130,8 +148,9 @@ class Ledger:
 
     def append_lines(self, lines: Iterable[str | bytes], actor: str | None = None) -> AppendResult:
         """Append JSON Lines: all or none. Raises ``InvalidInput`` with every error."""
-        good, errors = parse_lines(lines, self.tz)
-        return self.append(good, actor, shape_errors=errors)
+        with _collector_paused():
+            good, errors = parse_lines(lines, self.tz)
+            return self.append(good, actor, shape_errors=errors)
 
     def append_events(self, events: Sequence[EventModel], actor: str | None = None) -> AppendResult:
         return self.append([Line(i, e) for i, e in enumerate(events, start=1)], actor)
@@ -140,7 +159,7 @@ class Ledger:
         self, lines: Sequence[Line], actor: str | None = None, shape_errors: Sequence[LineError] = ()
     ) -> AppendResult:
         errors = list(shape_errors)
-        with self.store.write() as tx:
+        with _collector_paused(), self.store.write() as tx:
             self._catch_up(tx)
             now = self.clock()
             head = self.store.head_row(tx)
@@ -228,7 +247,7 @@ class Ledger:
                 # Store the replacement normalised, like any other event content.
                 target_type = know.ids[event.target].type
                 content["replacement"] = validate_replacement(event, target_type, self.tz).content()
-            fp = fingerprint(content)
+            body, body_bytes, fp = stored_content(content)
             if event.id is not None and event.id in know.ids:
                 seen = know.ids[event.id]
                 if seen.fingerprint == fp:
@@ -243,10 +262,9 @@ class Ledger:
                 errors.extend(line_errors)
                 continue
             event_id = event.id or f"ev-{uuid.uuid4().hex[:20]}"
-            is_correction = isinstance(event, Corrected | Retracted)
+            is_correction = isinstance(event, (Corrected, Retracted))
             # A correction joins its target's stream.
-            stream = know.ids[event.target].stream if isinstance(event, Corrected | Retracted) else event.stream()
-            body = {k: v for k, v in content.items() if k not in ("id", "recorded_by")}
+            stream = know.ids[event.target].stream if isinstance(event, (Corrected, Retracted)) else event.stream()
             record = Record(pending_seq, stream, 0, event_id, know.now, event.recorded_by or "",
                             body, "", "")
             pending_seq += 1
@@ -258,7 +276,7 @@ class Ledger:
                 know.derive(stream)
             else:
                 know.apply(Fact(event_id, event, pending_seq, know.now))
-            accepted.append(Pending(line, record, fp))
+            accepted.append(Pending(line, record, fp, body_bytes))
         for pending in accepted:
             errors.extend(self._deferred_errors(know, pending.line))
         for staff, first, second in know.open_absence_overlaps():
@@ -294,11 +312,10 @@ class Ledger:
             version = versions.get(rec.stream, 0) + 1
             versions[rec.stream] = version
             recorder = pending.line.event.recorded_by or actor or "unknown"
-            body = record_body(rec.stream, version, rec.event_id, when, recorder, rec.content, prev_hash)
-            digest = chain_hash(body)
-            body["hash"] = digest
+            digest, state = link_bytes(rec.stream, version, rec.event_id, when, recorder,
+                                       pending.content_bytes, prev_hash)
             linked.append((Record(0, rec.stream, version, rec.event_id, recorded_at, recorder, rec.content,
-                                  prev_hash, digest), canonical(body)))
+                                  prev_hash, digest), state))
             prev_hash = digest
         return linked
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from datetime import date, datetime, tzinfo
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
@@ -188,17 +187,18 @@ class EventModel(BaseModel):
     def type_name(self) -> str:
         return type(self).__name__
 
-    def named(self) -> Iterator[Reference]:
+    def named(self) -> list[Reference]:
         """Everything this event names that the ledger must know, field by field."""
+        found: list[Reference] = []
         for field_name, attr, kind in _reference_plan(type(self)):
             value = getattr(self, attr)
             if value is None:
                 continue
-            if isinstance(value, list):
-                for i, name in enumerate(value):
-                    yield Reference(field_name, f"{field_name}[{i}]", kind, name)
+            if type(value) is list:
+                found.extend(Reference(field_name, f"{field_name}[{i}]", kind, name) for i, name in enumerate(value))
             else:
-                yield Reference(field_name, field_name, kind, value)
+                found.append(Reference(field_name, field_name, kind, value))
+        return found
 
     def names(self, kind: str) -> set[str]:
         """The names of one kind (e.g. ``staff``) this event refers to."""

@@ -129,7 +129,7 @@ class Knowledge:
             self.units[ev.unit] = ev
         elif isinstance(ev, StaffRegistered):
             self.staff[ev.staff] = ev
-        elif isinstance(ev, PostDefined | RolesAssigned):
+        elif isinstance(ev, (PostDefined, RolesAssigned)):
             self.posts[ev.post] = (ev.a, ev.b)
         elif isinstance(ev, AbsenceStarted):
             spans = self.absences.setdefault(ev.staff, [])
@@ -189,13 +189,13 @@ class Knowledge:
             err("occurred_at", f"{event.occurred_at.isoformat()} is in the future "
                 f"(the ledger's clock reads {self.now.astimezone(self.tz).isoformat(timespec='seconds')})")
         self._check_references(event, err, "")
-        if isinstance(event, PostDefined) and event.post in self.posts:
+        if type(event) is PostDefined and event.post in self.posts:
             err("post", f"post {event.post!r} is already defined; use RolesAssigned to change its A and B")
-        if isinstance(event, PostDefined | RolesAssigned) and event.a == event.b:
+        if isinstance(event, (PostDefined, RolesAssigned)) and event.a == event.b:
             err("b", "the B role must be someone other than the A role")
-        if isinstance(event, AbsenceStarted):
+        if type(event) is AbsenceStarted:
             self._check_absence_start(event, err)
-        if isinstance(event, AbsenceEnded):
+        if type(event) is AbsenceEnded:
             opened = self._open_absence_before(event.staff, event.occurred_at)
             if opened is not None:
                 self._check_absence_end(event, opened, err)
@@ -206,15 +206,15 @@ class Knowledge:
                         f"starts ({later[0].start.isoformat()}, event {later[0].start_id})")
                 else:
                     err("staff", f"{event.staff!r} has no absence in progress at {event.occurred_at.isoformat()}")
-        if isinstance(event, StandInDesignated) and event.until is not None and event.until <= event.occurred_at:
+        if type(event) is StandInDesignated and event.until is not None and event.until <= event.occurred_at:
             err("until", "the designation must end after it is made")
-        if isinstance(event, InquiryReceived):
+        if type(event) is InquiryReceived:
             self._check_inquiry(event, err)
         elif isinstance(event, CaseEvent):
             self._check_case_event(event, err)
-        if isinstance(event, Corrected | Retracted):
+        if isinstance(event, (Corrected, Retracted)):
             self._check_target(event, err)
-        if isinstance(event, PolicyAdded):
+        if type(event) is PolicyAdded:
             try:
                 self.catalogue.with_added(parse_pack(event.pack, event.policy))
             except PolicyFileError as exc:
@@ -222,7 +222,7 @@ class Knowledge:
                     err("pack", message)
             except PolicyError as exc:
                 err("pack", str(exc))
-        if isinstance(event, CalendarYearAdded):
+        if type(event) is CalendarYearAdded:
             if event.year in self.calendar_years:
                 err("year", f"the calendar already knows {event.year}")
             try:
@@ -233,8 +233,9 @@ class Knowledge:
         return errors
 
     def _check_references(self, event: EventModel, err: Any, prefix: str) -> None:
+        type_name = type(event).__name__
         for ref in event.named():
-            if (event.type_name, ref.field) not in DEFERRED and not self.exists(ref.kind, ref.name):
+            if (type_name, ref.field) not in DEFERRED and not self.exists(ref.kind, ref.name):
                 err(prefix + ref.where, self._unknown(ref.kind, ref.name))
 
     @staticmethod

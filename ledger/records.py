@@ -39,9 +39,36 @@ def fingerprint(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
+def stored_content(content: dict[str, Any]) -> tuple[dict[str, Any], bytes, str]:
+    """What a record keeps of an event's content (no id, no recorder), its canonical bytes
+    and its fingerprint (the hash of those bytes): one serialisation serves both."""
+    body = {k: v for k, v in content.items() if k != "id" and k != "recorded_by"}
+    data = canonical(body)
+    return body, data, hashlib.sha256(data).hexdigest()
+
+
 def chain_hash(body: dict[str, Any]) -> str:
     """Hash of a record's body (content, both times, recorder, stream position, prev hash)."""
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def link_bytes(stream: str, version: int, event_id: str, recorded_at: str, recorded_by: str,
+               content_bytes: bytes, prev: str) -> tuple[str, bytes]:
+    """The chain hash and stored bytes of a record whose content is already canonical bytes.
+
+    Exactly ``chain_hash(record_body(...))`` and ``canonical({**record_body(...), "hash": h})``
+    (a test holds them equal), without serialising the content again: the body's keys in
+    sorted order are event, (hash,) id, prev, recorded_at, recorded_by, stream, version.
+    ``recorded_at`` is ISO text and ``prev`` a hex digest, so neither needs escaping.
+    """
+    head = b'{"event":' + content_bytes
+    tail = b"".join((
+        b',"id":', orjson.dumps(event_id), b',"prev":"', prev.encode(), b'","recorded_at":"',
+        recorded_at.encode(), b'","recorded_by":', orjson.dumps(recorded_by), b',"stream":',
+        orjson.dumps(stream), b',"version":', str(version).encode(), b"}",
+    ))
+    digest = hashlib.sha256(head + tail).hexdigest()
+    return digest, b"".join((head, b',"hash":"', digest.encode(), b'"', tail))
 
 
 @dataclass(frozen=True)
