@@ -9,7 +9,8 @@ the ledger. "As known at K" is applied to every stream the same way (``effective
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from ledger.application import Ledger
 from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import Fact, Record, effective, record_from_state
+from ledger.store import Tx
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import deadline
 from projections.configuration import calendar_from, catalogue_from
@@ -69,6 +71,10 @@ def _leaders(structure: Sequence[Fact], units: set[str]) -> set[str]:
             for n in f.event.names("staff")}
 
 
+def _units_of(people: Sequence[Fact]) -> set[str]:
+    return {f.event.unit for f in people if isinstance(f.event, StaffRegistered)}
+
+
 class Queries:
     """The questions of CONTRACT.md over one ledger."""
 
@@ -76,17 +82,35 @@ class Queries:
         self.ledger = ledger
         self.store = ledger.store
         self.tz = ledger.tz
+        self._tx: Tx | None = None
 
     # -- loading -------------------------------------------------------------------------
 
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        """The question's read transaction: everything one question reads comes from one
+        snapshot of the ledger (a clerk appending meanwhile cannot split an answer), and
+        opening one transaction per question instead of one per read is cheaper."""
+        if self._tx is not None:
+            yield self._tx
+            return
+        with self.store.read() as tx:
+            self._tx = tx
+            try:
+                yield tx
+            finally:
+                self._tx = None
+
     def _records(self, streams: Iterable[str]) -> list[Record]:
-        return self.ledger.records(sorted(set(streams)))
+        with self.reading() as tx:
+            return [record_from_state(*row) for row in self.store.stream_rows(tx, sorted(set(streams)))]
 
     def _facts(self, streams: Iterable[str], known_at: datetime | None) -> list[Fact]:
         return effective(self._records(streams), self.tz, known_at)
 
     def _prefixed(self, *prefixes: str) -> list[str]:
-        return [s for p in prefixes for s in self.ledger.streams(p)]
+        with self.reading() as tx:
+            return [s for p in prefixes for s in self.store.streams_like(tx, p)]
 
     def context(
         self, case_facts: Sequence[Fact], known_at: datetime | None, all_staff: bool = False,
@@ -99,21 +123,42 @@ class Queries:
         (see ``_staff_records``): the cost of a question does not grow with the ledger.
         """
         config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
-        structure = self._facts(self._prefixed("unit:", "post:"), known_at)
         if all_staff:
+            structure = self._facts(self._prefixed("unit:", "post:"), known_at)
             people = self._facts(self._prefixed("staff:"), known_at)
         else:
+            # Only the posts that name a party of the cases (the membership read model), and
+            # the units concerned: the organisation around the case, not all of it.
+            parties: set[str] = set()
+            for fact in case_facts:
+                parties |= fact.event.names("staff")
+            own_posts = {f"post:{p}" for f in case_facts if isinstance(p := getattr(f.event, "post", None), str)}
+            structure = self._facts(own_posts | self._streams_naming(parties, "post:"), known_at)
             names, units = _people_concerned(case_facts, structure)
             people = self._people(names, instants, known_at)
             # their own units' leaders too (leadership tiers name them), read the same way
-            units |= {f.event.unit for f in people if isinstance(f.event, StaffRegistered)}
-            people += self._people(_leaders(structure, units) - names, instants, known_at)
+            units |= _units_of(people)
+            structure += self._facts({f"unit:{u}" for u in units}, known_at)
+            leaders = self._people(_leaders(structure, units) - names, instants, known_at)
+            structure += self._facts({f"unit:{u}" for u in _units_of(leaders) - units}, known_at)
+            people += leaders
         return Context(
             world=World.from_facts([*structure, *people]),
             catalogue=catalogue_from(config),
             calendar=calendar_from(config),
             known_at=known_at,
         )
+
+    def _streams_naming(self, staff: set[str], prefix: str) -> set[str]:
+        """The unit or post streams that ever named any of these staff (membership read model)."""
+        found: set[str] = set()
+        names = sorted(staff)
+        with self.reading() as tx:
+            for i in range(0, len(names), 500):
+                chunk = names[i:i + 500]
+                tx.execute(f"SELECT stream FROM rm_members WHERE staff IN ({','.join('?' * len(chunk))})", chunk)
+                found.update(str(r[0]) for r in tx.fetchall() if str(r[0]).startswith(prefix))
+        return found
 
     def _people(self, names: set[str], instants: Sequence[datetime] | None, known_at: datetime | None) -> list[Fact]:
         streams = sorted(f"staff:{n}" for n in names)
@@ -132,41 +177,43 @@ class Queries:
         """
         known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
         points = sorted({t.astimezone(UTC).isoformat() for t in instants})
-        seqs: set[int] = set()
-        whole: list[str] = []
-        with self.store.read() as tx:
-            for stream in streams:
-                tx.execute("SELECT COUNT(*) FROM rm_times WHERE stream = ? AND occurred_at IS NULL", (stream,))
-                row = tx.fetchone()
-                if row and row[0]:
-                    whole.append(stream)
-                    continue
-                tx.execute("SELECT seq FROM rm_times WHERE stream = ? AND type = 'StaffRegistered'", (stream,))
-                seqs.update(int(r[0]) for r in tx.fetchall())
+        found: set[tuple[str, int]] = set()
+        whole: set[str] = set()
+        with self.reading() as tx:
+            for i in range(0, len(streams), 500):
+                chunk = list(streams[i:i + 500])
+                marks = ",".join("?" * len(chunk))
+                # Registrations, and corrections (no time of their own: such a stream is read whole).
+                tx.execute(f"SELECT stream, seq, occurred_at FROM rm_times WHERE stream IN ({marks})"
+                           " AND (type = 'StaffRegistered' OR occurred_at IS NULL)", chunk)
+                for stream, seq, occurred_at in tx.fetchall():
+                    if occurred_at is None:
+                        whole.add(str(stream))
+                    found.add((str(stream), int(seq)))
+                # For each instant, who had an absence start by then (as known at K): the last such start.
+                starts: set[tuple[str, str, str]] = set()
                 for point in points:
+                    tx.execute(f"SELECT stream, MAX(occurred_at) FROM rm_times WHERE stream IN ({marks})"
+                               " AND type = 'AbsenceStarted' AND occurred_at <= ? AND recorded_at <= ?"
+                               " GROUP BY stream", (*chunk, point, known))
+                    starts.update((str(stream), str(start), point) for stream, start in tx.fetchall()
+                                  if start is not None and stream not in whole)
+                # ... and that absence whole: from its start through its end (the next start or end).
+                for stream, start, point in sorted(starts):
                     tx.execute(
-                        "SELECT MAX(occurred_at) FROM rm_times WHERE stream = ? AND type = 'AbsenceStarted'"
-                        " AND occurred_at <= ? AND recorded_at <= ?", (stream, point, known))
-                    row = tx.fetchone()
-                    if not row or row[0] is None:
-                        continue
-                    start = row[0]
-                    tx.execute(
-                        "SELECT MIN(occurred_at) FROM rm_times WHERE stream = ? AND occurred_at > ?"
-                        " AND type IN ('AbsenceEnded', 'AbsenceStarted') AND recorded_at <= ?", (stream, start, known))
-                    row = tx.fetchone()
-                    end = row[0] if row and row[0] is not None else point
-                    tx.execute("SELECT seq FROM rm_times WHERE stream = ? AND occurred_at >= ?"
-                               " AND occurred_at <= ?", (stream, start, max(end, point)))
-                    seqs.update(int(r[0]) for r in tx.fetchall())
-            rows = self.store.rows_by_seq(tx, sorted(seqs)) + self.store.stream_rows(tx, whole)
+                        "SELECT seq FROM rm_times WHERE stream = ? AND occurred_at >= ? AND (occurred_at <= ?"
+                        " OR occurred_at <= (SELECT MIN(occurred_at) FROM rm_times WHERE stream = ?"
+                        " AND occurred_at > ? AND type IN ('AbsenceEnded', 'AbsenceStarted') AND recorded_at <= ?))",
+                        (stream, start, point, stream, start, known))
+                    found.update((stream, int(r[0])) for r in tx.fetchall())
+            seqs = sorted(seq for stream, seq in found if stream not in whole)
+            rows = self.store.rows_by_seq(tx, seqs) + self.store.stream_rows(tx, sorted(whole))
         return [record_from_state(*row) for row in rows]
 
-    def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> list[datetime] | None:
+    def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> list[datetime]:
         """When the rules look at the world for this case: ``at`` and its due instants up to ``at``.
 
-        The clocks depend on the case alone; None (read whole histories) when they cannot be
-        computed, so the rules report the reason themselves.
+        The clocks depend on the case alone.
         """
         config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
         catalogue, calendar = catalogue_from(config), calendar_from(config)
@@ -175,7 +222,9 @@ class Queries:
             try:
                 clock = deadline(facts, at, catalogue, calendar, self.tz, which)
             except (CaseNotFoundAt, PolicyError, UnknownCalendarYear):
-                return None
+                # The rules stop at the same point (no findings before receipt, or the same
+                # error): they can only have looked at the world at the instants found so far.
+                return found
             found += [t for t in (clock.due, *(x.old_due for x in clock.invalid_extensions)) if t and t <= at]
         return found
 
@@ -188,7 +237,7 @@ class Queries:
 
     def cases_known(self, known_at: datetime | None) -> list[str]:
         """Ids of the cases the ledger knew at ``known_at`` (from the case index read model)."""
-        with self.store.read() as tx:
+        with self.reading() as tx:
             if known_at is None:
                 tx.execute("SELECT case_id FROM rm_cases ORDER BY first_seq")
             else:
@@ -212,17 +261,19 @@ class Queries:
     # -- questions -----------------------------------------------------------------------
 
     def who(self, case: str, at: datetime, known_at: datetime | None = None) -> dict[str, Any]:
-        facts = self.case_facts(case, known_at)
-        ctx = self.context(facts, known_at, instants=[at])
+        with self.reading():
+            facts = self.case_facts(case, known_at)
+            ctx = self.context(facts, known_at, instants=[at])
         return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
-        if case is not None:
-            per_case = {case: self.case_facts(case, known_at)}
-            ctx = self.context(per_case[case], known_at, instants=self._instants(per_case[case], at, known_at))
-        else:
-            per_case = self.all_case_facts(known_at)
-            ctx = self.context([], known_at, all_staff=True)
+        with self.reading():
+            if case is not None:
+                per_case = {case: self.case_facts(case, known_at)}
+                ctx = self.context(per_case[case], known_at, instants=self._instants(per_case[case], at, known_at))
+            else:
+                per_case = self.all_case_facts(known_at)
+                ctx = self.context([], known_at, all_staff=True)
         out: list[Finding] = []
         for facts in per_case.values():
             out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
@@ -233,7 +284,7 @@ class Queries:
         replied by then, plus every case whose stream holds corrections (judged in full)."""
         when = at.astimezone(UTC).isoformat()
         known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
-        with self.store.read() as tx:
+        with self.reading() as tx:
             # One linear pass over the case rows (a correlated NOT EXISTS can go quadratic).
             tx.execute(
                 "SELECT stream FROM rm_times WHERE stream >= 'case:' AND stream < 'case;' AND recorded_at <= ?"
@@ -247,9 +298,10 @@ class Queries:
 
     def statuses(self, at: datetime, known_at: datetime | None = None) -> list[CaseStatus]:
         """The status at ``at`` of every case that may be open then (others are replied)."""
-        per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))
-        everyone = [f for facts in per_case.values() for f in facts]
-        ctx = self.context(everyone, known_at, instants=[at])
+        with self.reading():
+            per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))
+            everyone = [f for facts in per_case.values() for f in facts]
+            ctx = self.context(everyone, known_at, instants=[at])
         return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz)
                 for facts in per_case.values()]
 

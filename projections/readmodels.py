@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
+from ledger.events import EVENT_TYPES
 from ledger.records import Record
 from ledger.store import Tx
 
@@ -85,6 +86,55 @@ class Timeline:
         tx.execute("DELETE FROM rm_times")
 
 
+class Membership:
+    """Which staff each unit and post stream names, in any event and any corrected version.
+
+    A question about a case reads only the posts that name the people of the case and the
+    units concerned, instead of the whole organisation; a superset (any time, any version)
+    is safe, because the rules still judge those streams' facts as of T and as known at K.
+    """
+
+    name = "membership"
+
+    def schema(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS rm_members ("
+            " staff TEXT NOT NULL, stream TEXT NOT NULL, PRIMARY KEY (staff, stream))",
+        ]
+
+    def project(self, tx: Tx, records: Sequence[Record]) -> None:
+        rows = {
+            (name, r.stream)
+            for r in records if r.stream.startswith(("unit:", "post:"))
+            for name in staff_named(r.content)
+        }
+        tx.executemany(
+            "INSERT INTO rm_members (staff, stream) VALUES (?, ?) ON CONFLICT (staff, stream) DO NOTHING",
+            sorted(rows),
+        )
+
+    def reset(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM rm_members")
+
+
+def staff_named(content: dict[str, object]) -> set[str]:
+    """The staff ids a stored event's content names (a correction: its replacement's)."""
+    if content.get("type") == "Corrected" and isinstance(content.get("replacement"), dict):
+        replacement = content["replacement"]
+        assert isinstance(replacement, dict)
+        return staff_named(replacement)
+    cls = EVENT_TYPES.get(str(content.get("type")))
+    if cls is None:
+        return set()
+    names: set[str] = set()
+    for field_name, kind in cls.references.items():
+        value = content.get(field_name)
+        if kind != "staff" or value is None:
+            continue
+        names.update(str(v) for v in value) if isinstance(value, list) else names.add(str(value))
+    return names
+
+
 def _utc_text(instant: str) -> str:
     return datetime.fromisoformat(instant).astimezone(UTC).isoformat()
 
@@ -99,7 +149,7 @@ def _utc_of(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
-def default_projectors(tz: tzinfo | None) -> list[CaseIndex | Timeline]:
+def default_projectors(tz: tzinfo | None) -> list[CaseIndex | Timeline | Membership]:
     """The read models every ledger keeps."""
     del tz
-    return [CaseIndex(), Timeline()]
+    return [CaseIndex(), Timeline(), Membership()]
