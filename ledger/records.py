@@ -11,8 +11,8 @@ import hashlib
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
-from functools import cache
+from datetime import UTC, datetime, tzinfo
+from functools import cache, cached_property
 from typing import Any
 
 import orjson
@@ -99,7 +99,13 @@ class Record:
         return canonical({**self.body(), "hash": self.hash})
 
     def event(self, tz: tzinfo) -> EventModel:
-        return decode_event(self.content, tz)
+        del tz  # stored instants carry their offset
+        return self.model
+
+    @cached_property
+    def model(self) -> EventModel:
+        """The stored event as its model, decoded once per record object (records are immutable)."""
+        return decode_event(self.content, UTC)
 
 
 def record_body(stream: str, version: int, event_id: str, recorded_at: str, recorded_by: str,

@@ -22,11 +22,14 @@ from ledger.records import Fact, Record, effective, record_from_state
 from ledger.store import Tx
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import deadline
-from projections.configuration import calendar_from, catalogue_from
+from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
 from projections.findings import Finding, findings
 from projections.responsibility import CaseNotFoundAt, who
 from projections.status import CaseStatus, case_status, caseload, overdue
 from projections.world import World
+
+#: Records a ``Queries`` keeps decoded (a few hundred MB at most).
+RECORD_CACHE = 200_000
 
 
 class CaseNotFound(Exception):
@@ -83,6 +86,10 @@ class Queries:
         self.store = ledger.store
         self.tz = ledger.tz
         self._tx: Tx | None = None
+        self._record_cache: dict[int, Record] = {}
+        # per question (one snapshot): the configuration as known at K, read once
+        self._question_configuration: dict[datetime | None, tuple[PolicyCatalogue, WorkingCalendar]] = {}
+        self._configurations: dict[tuple[Any, ...], tuple[PolicyCatalogue, WorkingCalendar]] = {}
 
     # -- loading -------------------------------------------------------------------------
 
@@ -100,10 +107,26 @@ class Queries:
                 yield tx
             finally:
                 self._tx = None
+                self._question_configuration.clear()
 
     def _records(self, streams: Iterable[str]) -> list[Record]:
         with self.reading() as tx:
-            return [record_from_state(*row) for row in self.store.stream_rows(tx, sorted(set(streams)))]
+            return self._decoded(self.store.stream_rows(tx, sorted(set(streams))))
+
+    def _decoded(self, rows: Iterable[tuple[int, str, int, bytes]]) -> list[Record]:
+        """Records from stored rows, each decoded once per ``Queries``: a stored record never
+        changes, so a process answering many questions (a committee's session, an export)
+        keeps the records it has read, up to ``RECORD_CACHE`` of them."""
+        cache = self._record_cache
+        out = []
+        for row in rows:
+            record = cache.get(row[0])
+            if record is None:
+                if len(cache) >= RECORD_CACHE:
+                    cache.clear()
+                record = cache[row[0]] = record_from_state(*row)
+            out.append(record)
+        return out
 
     def _facts(self, streams: Iterable[str], known_at: datetime | None) -> list[Fact]:
         return effective(self._records(streams), self.tz, known_at)
@@ -122,7 +145,7 @@ class Queries:
         about and the case's due instants), each person's history is read only around them
         (see ``_staff_records``): the cost of a question does not grow with the ledger.
         """
-        config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
+        catalogue, calendar = self._configuration(known_at)
         if all_staff:
             structure = self._facts(self._prefixed("unit:", "post:"), known_at)
             people = self._facts(self._prefixed("staff:"), known_at)
@@ -144,10 +167,30 @@ class Queries:
             people += leaders
         return Context(
             world=World.from_facts([*structure, *people]),
-            catalogue=catalogue_from(config),
-            calendar=calendar_from(config),
+            catalogue=catalogue,
+            calendar=calendar,
             known_at=known_at,
         )
+
+    def _configuration(self, known_at: datetime | None) -> tuple[PolicyCatalogue, WorkingCalendar]:
+        """The policy catalogue and calendar as known at K.
+
+        Built once per distinct set of configuration facts (they are immutable records, and
+        an office adds a pack or a year a few times a year), not once per question.
+        """
+        memo = self._question_configuration.get(known_at)
+        if memo is not None:
+            return memo
+        config = self._facts(self._prefixed(*CONFIG_PREFIXES), known_at)
+        key = tuple((f.seq, f.evidence) for f in config)
+        built = self._configurations.get(key)
+        if built is None:
+            built = (catalogue_from(config), calendar_from(config))
+            if len(self._configurations) >= 8:
+                self._configurations.clear()
+            self._configurations[key] = built
+        self._question_configuration[known_at] = built
+        return built
 
     def _streams_naming(self, staff: set[str], prefix: str) -> set[str]:
         """The unit or post streams that ever named any of these staff (membership read model)."""
@@ -190,33 +233,38 @@ class Queries:
                     if occurred_at is None:
                         whole.add(str(stream))
                     found.add((str(stream), int(seq)))
-                # For each instant, who had an absence start by then (as known at K): the last such start.
-                starts: set[tuple[str, str, str]] = set()
+                # For each instant, each person's last absence start by then (as known at K) and
+                # what followed it (the next start or end); kept if it still covers the instant.
+                windows: set[tuple[str, str, str]] = set()
                 for point in points:
-                    tx.execute(f"SELECT stream, MAX(occurred_at) FROM rm_times WHERE stream IN ({marks})"
-                               " AND type = 'AbsenceStarted' AND occurred_at <= ? AND recorded_at <= ?"
-                               " GROUP BY stream", (*chunk, point, known))
-                    starts.update((str(stream), str(start), point) for stream, start in tx.fetchall()
-                                  if start is not None and stream not in whole)
-                # ... and that absence whole: from its start through its end (the next start or end).
-                for stream, start, point in sorted(starts):
                     tx.execute(
-                        "SELECT seq FROM rm_times WHERE stream = ? AND occurred_at >= ? AND (occurred_at <= ?"
-                        " OR occurred_at <= (SELECT MIN(occurred_at) FROM rm_times WHERE stream = ?"
-                        " AND occurred_at > ? AND type IN ('AbsenceEnded', 'AbsenceStarted') AND recorded_at <= ?))",
-                        (stream, start, point, stream, start, known))
-                    found.update((stream, int(r[0])) for r in tx.fetchall())
+                        "SELECT s.stream, s.began, (SELECT MIN(t.occurred_at) FROM rm_times t WHERE t.stream = s.stream"
+                        " AND t.occurred_at > s.began AND t.type IN ('AbsenceEnded', 'AbsenceStarted')"
+                        " AND t.recorded_at <= ?) FROM (SELECT stream, MAX(occurred_at) AS began FROM rm_times"
+                        f" WHERE stream IN ({marks}) AND type = 'AbsenceStarted' AND occurred_at <= ?"
+                        " AND recorded_at <= ? GROUP BY stream) s", (known, *chunk, point, known))
+                    for stream, began, after in tx.fetchall():
+                        if began is None or stream in whole or (after is not None and after <= point):
+                            continue  # no absence by then, or it had ended: nothing covers the instant
+                        windows.add((str(stream), str(began), str(after) if after is not None else point))
+                # ... and each covering absence whole, from its start through what followed it.
+                spans = sorted(windows)
+                for j in range(0, len(spans), 100):
+                    part = spans[j:j + 100]
+                    tx.execute("SELECT stream, seq FROM rm_times WHERE "
+                               + " OR ".join(["(stream = ? AND occurred_at >= ? AND occurred_at <= ?)"] * len(part)),
+                               [value for span in part for value in span])
+                    found.update((str(stream), int(seq)) for stream, seq in tx.fetchall())
             seqs = sorted(seq for stream, seq in found if stream not in whole)
             rows = self.store.rows_by_seq(tx, seqs) + self.store.stream_rows(tx, sorted(whole))
-        return [record_from_state(*row) for row in rows]
+        return self._decoded(rows)
 
     def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> list[datetime]:
         """When the rules look at the world for this case: ``at`` and its due instants up to ``at``.
 
         The clocks depend on the case alone.
         """
-        config = self._facts(self._prefixed("policy:", "calendar:"), known_at)
-        catalogue, calendar = catalogue_from(config), calendar_from(config)
+        catalogue, calendar = self._configuration(known_at)
         found = [at]
         for which in ("reply", "transfer"):
             try:

@@ -49,8 +49,26 @@ def _order_key(fact: Fact) -> tuple[Any, ...]:
 
 
 def canonical(facts: Iterable[Fact]) -> list[Fact]:
-    """``facts`` by occurred-at, ties broken by type and content (never by log order)."""
-    return sorted(facts, key=_order_key)
+    """``facts`` by occurred-at, ties broken by type and content (never by log order).
+
+    Exactly ``sorted(facts, key=_order_key)``; the content part of the key is only worked
+    out for facts that tie on instant and type (they are few).
+    """
+    out = sorted(facts, key=_time_and_type)
+    i = 0
+    while i < len(out):
+        j = i + 1
+        here = _time_and_type(out[i])
+        while j < len(out) and _time_and_type(out[j]) == here:
+            j += 1
+        if j - i > 1:
+            out[i:j] = sorted(out[i:j], key=_order_key)
+        i = j
+    return out
+
+
+def _time_and_type(fact: Fact) -> tuple[datetime, int]:
+    return fact.event.occurred_at, _TYPE_RANK.get(fact.event.type_name, 99)
 
 
 def pair_intervals(
