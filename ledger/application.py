@@ -378,6 +378,12 @@ class Ledger:
                 # rebuild removes it (it is a read-model position, not an event).
                 tx.execute(f"DELETE FROM {self.store.tracking_table} WHERE application_name = ?", (projector.name,))
             self._catch_up(tx)
+            if self.store.dialect == "sqlite":
+                # A reset may drop a read model's indexes so that they are built once, now
+                # (SQLite only: on PostgreSQL a clerk's role may rebuild but not create).
+                for projector in self.projectors:
+                    for statement in projector.schema():
+                        tx.execute(statement)
             return self.store.max_seq(tx)
 
     # -- reading ----------------------------------------------------------------------------

@@ -228,7 +228,7 @@ class Queries:
                 marks = ",".join("?" * len(chunk))
                 # Registrations, and corrections (no time of their own: such a stream is read whole).
                 tx.execute(f"SELECT stream, seq, occurred_at FROM rm_times WHERE stream IN ({marks})"
-                           " AND (type = 'StaffRegistered' OR occurred_at IS NULL)", chunk)
+                           " AND type IN ('StaffRegistered', 'Corrected', 'Retracted')", chunk)
                 for stream, seq, occurred_at in tx.fetchall():
                     if occurred_at is None:
                         whole.add(str(stream))
@@ -252,7 +252,8 @@ class Queries:
                 for j in range(0, len(spans), 100):
                     part = spans[j:j + 100]
                     tx.execute("SELECT stream, seq FROM rm_times WHERE "
-                               + " OR ".join(["(stream = ? AND occurred_at >= ? AND occurred_at <= ?)"] * len(part)),
+                               + " OR ".join(["(stream = ? AND type IN ('AbsenceStarted', 'AbsenceEnded')"
+                                           " AND occurred_at >= ? AND occurred_at <= ?)"] * len(part)),
                                [value for span in part for value in span])
                     found.update((str(stream), int(seq)) for stream, seq in tx.fetchall())
             seqs = sorted(seq for stream, seq in found if stream not in whole)

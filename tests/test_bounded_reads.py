@@ -106,3 +106,19 @@ def test_membership_names_every_version_of_a_post() -> None:
     assert staff_named(post) == {"x", "y"}
     assert staff_named(stand_in) == {"z", "boss"}
     assert staff_named(fix) == {"x", "w"}
+
+
+def test_a_rebuild_leaves_the_timeline_indexed(tmp_path: Path) -> None:
+    """A SQLite rebuild drops the timeline's index to fill the table fast: it must be back after."""
+    import sqlite3
+
+    ledger = demo_ledger(tmp_path / "l.db", FakeClock(datetime(2026, 1, 10, 9, tzinfo=UTC)))
+    ledger.append_lines(REGISTER)
+    assert ledger.rebuild() > 300
+    ledger.close()
+    with sqlite3.connect(tmp_path / "l.db") as conn:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        plan = " ".join(str(r) for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT seq FROM rm_times WHERE stream = 'staff:x' AND type = 'AbsenceStarted'"))
+    assert "rm_times_kind" in indexes
+    assert "rm_times_kind" in plan
