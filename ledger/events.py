@@ -202,7 +202,16 @@ class EventModel(BaseModel):
 
     def names(self, kind: str) -> set[str]:
         """The names of one kind (e.g. ``staff``) this event refers to."""
-        return {ref.name for ref in self.named() if ref.kind == kind}
+        found: set[str] = set()
+        for _, attr, of_kind in _reference_plan(type(self)):
+            if of_kind != kind:
+                continue
+            value = getattr(self, attr)
+            if type(value) is list:
+                found.update(value)
+            elif value is not None:
+                found.add(value)
+        return found
 
     def stream(self) -> str:
         """The stream (aggregate) this event belongs to, e.g. ``case:SHZ-2024-0001``."""

@@ -53,7 +53,7 @@ def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> 
     posts: set[str] = set()
     for fact in case_facts:
         names |= fact.event.names("staff")
-        post = getattr(fact.event, "post", None)
+        post = vars(fact.event).get("post")  # (a field or absent; getattr's miss is slow on models)
         if isinstance(post, str):
             posts.add(post)
     post_facts = [f for f in structure if isinstance(f.event, PostDefined | RolesAssigned | StandInDesignated)]
@@ -155,7 +155,7 @@ class Queries:
             parties: set[str] = set()
             for fact in case_facts:
                 parties |= fact.event.names("staff")
-            own_posts = {f"post:{p}" for f in case_facts if isinstance(p := getattr(f.event, "post", None), str)}
+            own_posts = {f"post:{p}" for f in case_facts if isinstance(p := vars(f.event).get("post"), str)}
             structure = self._facts(own_posts | self._streams_naming(parties, "post:"), known_at)
             names, units = _people_concerned(case_facts, structure)
             people = self._people(names, instants, known_at)
@@ -334,16 +334,13 @@ class Queries:
         when = at.astimezone(UTC).isoformat()
         known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
         with self.reading() as tx:
-            # One linear pass over the case rows (a correlated NOT EXISTS can go quadratic).
             tx.execute(
-                "SELECT stream FROM rm_times WHERE stream >= 'case:' AND stream < 'case;' AND recorded_at <= ?"
-                " GROUP BY stream HAVING"
-                " SUM(CASE WHEN occurred_at IS NULL THEN 1 ELSE 0 END) > 0 OR ("
-                " SUM(CASE WHEN type = 'InquiryReceived' AND occurred_at <= ? THEN 1 ELSE 0 END) > 0 AND"
-                " SUM(CASE WHEN type = 'Replied' AND occurred_at <= ? THEN 1 ELSE 0 END) = 0)",
-                (known, when, when),
+                "SELECT case_id FROM rm_case_life WHERE judge_in_full = 1 OR ("
+                " received_at <= ? AND received_recorded_at <= ? AND NOT ("
+                " replied_at IS NOT NULL AND replied_at <= ? AND replied_recorded_at <= ?))",
+                (when, known, when, known),
             )
-            return sorted(str(r[0]).removeprefix("case:") for r in tx.fetchall())
+            return sorted(str(r[0]) for r in tx.fetchall())
 
     def statuses(self, at: datetime, known_at: datetime | None = None) -> list[CaseStatus]:
         """The status at ``at`` of every case that may be open then (others are replied)."""

@@ -50,6 +50,50 @@ class CaseIndex:
         tx.execute("DELETE FROM rm_cases")
 
 
+class CaseLife:
+    """Each case's receipt and reply, with when the ledger learnt of each.
+
+    ``overdue`` and ``caseload`` judge only the cases that may be open at T as known at K:
+    received by T and known by K, and not replied by T as known at K. A case whose stream holds
+    a correction (or, against the checks, a second reply) is marked and always judged in full,
+    so nothing a correction changed can be missed. One row per case: the question reads as
+    many rows as there are cases, not as many as there are events.
+    """
+
+    name = "case_life"
+
+    def schema(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS rm_case_life ("
+            " case_id TEXT PRIMARY KEY, received_at TEXT NOT NULL, received_recorded_at TEXT NOT NULL,"
+            " replied_at TEXT, replied_recorded_at TEXT, judge_in_full INTEGER NOT NULL DEFAULT 0)",
+        ]
+
+    def project(self, tx: Tx, records: Sequence[Record]) -> None:
+        received, replied, corrected = [], [], []
+        for r in records:
+            if not r.stream.startswith("case:"):
+                continue
+            case = r.stream.removeprefix("case:")
+            if r.type == "InquiryReceived":
+                received.append((case, _utc_text(str(r.content["occurred_at"])), _utc(r)))
+            elif r.type == "Replied":
+                replied.append((_utc_text(str(r.content["occurred_at"])), _utc(r), case))
+            elif r.type in ("Corrected", "Retracted"):
+                corrected.append((case,))
+        # In this order: a batch's inquiries come before their replies and corrections.
+        tx.executemany(
+            "INSERT INTO rm_case_life (case_id, received_at, received_recorded_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (case_id) DO NOTHING", received)
+        tx.executemany(
+            "UPDATE rm_case_life SET judge_in_full = CASE WHEN replied_at IS NULL THEN judge_in_full ELSE 1 END,"
+            " replied_at = ?, replied_recorded_at = ? WHERE case_id = ?", replied)
+        tx.executemany("UPDATE rm_case_life SET judge_in_full = 1 WHERE case_id = ?", corrected)
+
+    def reset(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM rm_case_life")
+
+
 class Timeline:
     """When each record of a staff or case stream happened and was recorded.
 
@@ -156,7 +200,7 @@ def _utc_of(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
-def default_projectors(tz: tzinfo | None) -> list[CaseIndex | Timeline | Membership]:
+def default_projectors(tz: tzinfo | None) -> list[CaseIndex | CaseLife | Timeline | Membership]:
     """The read models every ledger keeps."""
     del tz
-    return [CaseIndex(), Timeline(), Membership()]
+    return [CaseIndex(), CaseLife(), Timeline(), Membership()]

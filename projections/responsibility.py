@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from ledger.events import HandedOff, HandoffAccepted, InquiryReceived
@@ -64,8 +65,10 @@ def case_file(case_facts: Iterable[Fact], at: datetime) -> CaseFile:
 # --- citing clauses ------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def when(t: datetime, tz: tzinfo) -> str:
-    """``2024-03-04 09:00`` in the store's timezone."""
+    """``2024-03-04 09:00`` in the store's timezone (remembered: questions over many cases
+    name the same instants again and again)."""
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
