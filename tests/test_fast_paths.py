@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 def _checked(text: str) -> object:
     model, errors = parse_event(orjson.loads(text), 1, TZ)
-    return model if not errors else errors
+    return errors if errors else model
 
 
 def test_fast_reading_equals_checked_reading_on_the_demo_register() -> None:
@@ -83,6 +84,7 @@ def test_linked_bytes_equal_the_canonical_record(stream: str, event_id: str, rec
                                                  content: dict[str, object]) -> None:
     when, prev = "2024-03-01T01:00:00.123456+00:00", "ab" * 32
     body, data, fingerprint = stored_content({**content, "type": "Reminded"})
+    assert fingerprint == hashlib.sha256(canonical(body)).hexdigest()
     digest, state = link_bytes(stream, version, event_id, when, recorder, data, prev)
     full = record_body(stream, version, event_id, when, recorder, body, prev)
     assert digest == chain_hash(full)
