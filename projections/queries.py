@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.application import Ledger
 from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
@@ -72,6 +72,65 @@ def _leaders(structure: Sequence[Fact], units: set[str]) -> set[str]:
     """The section heads and supervising leaders of these units (any time)."""
     return {n for f in structure if isinstance(f.event, UnitDefined) and f.event.unit in units
             for n in f.event.names("staff")}
+
+
+class HistoryRow(NamedTuple):
+    """One row of the history read model (times as UTC ISO text, which sorts in time order)."""
+
+    seq: int
+    event_id: str
+    type: str
+    occurred_at: str | None
+    recorded_at: str
+    target: str | None  # a correction's or retraction's target event id
+    until: str | None
+
+
+def window(kind: str, rows: Sequence[HistoryRow], points: Sequence[str], known: str) -> set[int]:
+    """The sequence numbers of the records of one staff or post stream that decide what the
+    rules see at ``points`` as known at ``known``, the stream's corrections applied.
+
+    The same selection as the SQL over a stream without corrections (``_plain_window``), made
+    on the facts as corrected: each original with its latest correction recorded by K, minus
+    the retracted; the selected originals come with every correction of theirs (``effective``
+    then applies those recorded by K).
+    """
+    facts: dict[str, HistoryRow] = {}
+    for row in sorted(rows, key=lambda r: r.seq):
+        if row.recorded_at > known:
+            continue
+        if row.type == "Corrected" and row.target in facts:
+            old = facts[row.target]
+            facts[row.target] = old._replace(occurred_at=row.occurred_at, until=row.until)
+        elif row.type == "Retracted":
+            facts.pop(row.target or "", None)
+        elif row.type not in ("Corrected", "Retracted"):
+            facts[row.event_id] = row
+
+    def of(*types: str) -> list[HistoryRow]:
+        return [f for f in facts.values() if f.type in types and f.occurred_at is not None]
+
+    chosen = {f.event_id for f in of("StaffRegistered", "PostDefined")}
+    for point in points:
+        if kind == "staff":
+            starts = [f.occurred_at for f in of("AbsenceStarted") if f.occurred_at and f.occurred_at <= point]
+            if starts:
+                began = max(starts)
+                later = [f.occurred_at for f in of("AbsenceStarted", "AbsenceEnded")
+                         if f.occurred_at and f.occurred_at > began]
+                after = min(later) if later else None
+                if after is None or after > point:
+                    end = after or point
+                    chosen |= {f.event_id for f in of("AbsenceStarted", "AbsenceEnded")
+                               if f.occurred_at and began <= f.occurred_at <= end}
+        else:
+            for kind_of in ("RolesAssigned", "StandInDesignated"):
+                times = [f.occurred_at for f in of(kind_of) if f.occurred_at and f.occurred_at <= point
+                         and (kind_of == "RolesAssigned" or f.until is None or f.until >= point)]
+                if times:
+                    latest = max(times)
+                    chosen |= {f.event_id for f in of(kind_of) if f.occurred_at == latest}
+    return {r.seq for r in rows if r.event_id in chosen or r.target in chosen}
 
 
 def _units_of(people: Sequence[Fact]) -> set[str]:
@@ -143,7 +202,7 @@ class Queries:
 
         With ``instants`` (those at which the rules consult the world: the instant asked
         about and the case's due instants), each person's history is read only around them
-        (see ``_staff_records``): the cost of a question does not grow with the ledger.
+        (see ``_windowed``): the cost of a question does not grow with the ledger.
         """
         catalogue, calendar = self._configuration(known_at)
         if all_staff:
@@ -156,7 +215,8 @@ class Queries:
             for fact in case_facts:
                 parties |= fact.event.names("staff")
             own_posts = {f"post:{p}" for f in case_facts if isinstance(p := vars(f.event).get("post"), str)}
-            structure = self._facts(own_posts | self._streams_naming(parties, "post:"), known_at)
+            structure = self._streams_around(sorted(own_posts | self._streams_naming(parties, "post:")),
+                                             instants, known_at)
             names, units = _people_concerned(case_facts, structure)
             people = self._people(names, instants, known_at)
             # their own units' leaders too (leadership tiers name them), read the same way
@@ -204,61 +264,88 @@ class Queries:
         return found
 
     def _people(self, names: set[str], instants: Sequence[datetime] | None, known_at: datetime | None) -> list[Fact]:
-        streams = sorted(f"staff:{n}" for n in names)
+        return self._streams_around(sorted(f"staff:{n}" for n in names), instants, known_at)
+
+    def _streams_around(
+        self, streams: Sequence[str], instants: Sequence[datetime] | None, known_at: datetime | None
+    ) -> list[Fact]:
+        """The facts of staff or post streams as known at K: whole without ``instants``, else
+        only what decides what the rules see at those instants (``_windowed``)."""
         if instants is None:
             return self._facts(streams, known_at)
-        return effective(self._staff_records(streams, instants, known_at), self.tz, known_at)
+        return effective(self._windowed(streams, instants, known_at), self.tz, known_at)
 
-    def _staff_records(
+    def _windowed(
         self, streams: Sequence[str], instants: Sequence[datetime], known_at: datetime | None
     ) -> list[Record]:
-        """The records of staff streams that decide where each person was at ``instants``.
+        """The records of staff and post streams that decide what the rules see at ``instants``.
 
-        Registrations always; and for each instant, the whole absence interval covering it
-        (the last start at or before it, known at K, through its end), so that every absence
-        read is complete. A stream holding corrections is read whole.
+        A person: registrations, and for each instant the absence covering it, whole (from its
+        start through what followed it). A post: its definition, and for each instant the roles
+        and the stand-in designation in force then. As known at K throughout. A stream with
+        corrections known at K is windowed the same way on its corrected facts (``window``),
+        from its history rows, without decoding its records.
         """
         known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
         points = sorted({t.astimezone(UTC).isoformat() for t in instants})
-        found: set[tuple[str, int]] = set()
-        whole: set[str] = set()
+        seqs: set[int] = set()
+        corrected: set[str] = set()
         with self.reading() as tx:
             for i in range(0, len(streams), 500):
                 chunk = list(streams[i:i + 500])
                 marks = ",".join("?" * len(chunk))
-                # Registrations, and corrections (no time of their own: such a stream is read whole).
-                tx.execute(f"SELECT stream, seq, occurred_at FROM rm_times WHERE stream IN ({marks})"
-                           " AND type IN ('StaffRegistered', 'Corrected', 'Retracted')", chunk)
-                for stream, seq, occurred_at in tx.fetchall():
-                    if occurred_at is None:
-                        whole.add(str(stream))
-                    found.add((str(stream), int(seq)))
-                # For each instant, each person's last absence start by then (as known at K) and
-                # what followed it (the next start or end); kept if it still covers the instant.
-                windows: set[tuple[str, str, str]] = set()
-                for point in points:
-                    tx.execute(
-                        "SELECT s.stream, s.began, (SELECT MIN(t.occurred_at) FROM rm_times t WHERE t.stream = s.stream"
-                        " AND t.occurred_at > s.began AND t.type IN ('AbsenceEnded', 'AbsenceStarted')"
-                        " AND t.recorded_at <= ?) FROM (SELECT stream, MAX(occurred_at) AS began FROM rm_times"
-                        f" WHERE stream IN ({marks}) AND type = 'AbsenceStarted' AND occurred_at <= ?"
-                        " AND recorded_at <= ? GROUP BY stream) s", (known, *chunk, point, known))
-                    for stream, began, after in tx.fetchall():
-                        if began is None or stream in whole or (after is not None and after <= point):
-                            continue  # no absence by then, or it had ended: nothing covers the instant
-                        windows.add((str(stream), str(began), str(after) if after is not None else point))
-                # ... and each covering absence whole, from its start through what followed it.
-                spans = sorted(windows)
-                for j in range(0, len(spans), 100):
-                    part = spans[j:j + 100]
-                    tx.execute("SELECT stream, seq FROM rm_times WHERE "
-                               + " OR ".join(["(stream = ? AND type IN ('AbsenceStarted', 'AbsenceEnded')"
-                                           " AND occurred_at >= ? AND occurred_at <= ?)"] * len(part)),
-                               [value for span in part for value in span])
-                    found.update((str(stream), int(seq)) for stream, seq in tx.fetchall())
-            seqs = sorted(seq for stream, seq in found if stream not in whole)
-            rows = self.store.rows_by_seq(tx, seqs) + self.store.stream_rows(tx, sorted(whole))
+                tx.execute(f"SELECT DISTINCT stream FROM rm_history WHERE stream IN ({marks})"
+                           " AND type IN ('Corrected', 'Retracted') AND recorded_at <= ?", (*chunk, known))
+                corrected.update(str(r[0]) for r in tx.fetchall())
+                plain = [s for s in chunk if s not in corrected]
+                if plain:
+                    seqs |= self._plain_window(tx, plain, points, known)
+            for stream in sorted(corrected):
+                tx.execute("SELECT seq, event_id, type, occurred_at, recorded_at, target, until FROM rm_history"
+                           " WHERE stream = ?", (stream,))
+                seqs |= window(stream.partition(":")[0], [HistoryRow(*row) for row in tx.fetchall()], points, known)
+            rows = self.store.rows_by_seq(tx, sorted(seqs))
         return self._decoded(rows)
+
+    @staticmethod
+    def _plain_window(tx: Tx, streams: Sequence[str], points: Sequence[str], known: str) -> set[int]:
+        """``window`` for streams without corrections known at K, in SQL over the history index."""
+        marks = ",".join("?" * len(streams))
+        tx.execute(f"SELECT seq FROM rm_history WHERE stream IN ({marks})"
+                   " AND type IN ('StaffRegistered', 'PostDefined')", streams)
+        seqs = {int(r[0]) for r in tx.fetchall()}
+        # (stream, type, from, to): the records of that type in [from, to] are read.
+        spans: set[tuple[str, str, str, str]] = set()
+        for point in points:
+            # Each person's last absence start by then and what followed it; kept if it still covers the instant.
+            tx.execute(
+                "SELECT s.stream, s.began, (SELECT MIN(t.occurred_at) FROM rm_history t WHERE t.stream = s.stream"
+                " AND t.occurred_at > s.began AND t.type IN ('AbsenceEnded', 'AbsenceStarted')"
+                " AND t.recorded_at <= ?) FROM (SELECT stream, MAX(occurred_at) AS began FROM rm_history"
+                f" WHERE stream IN ({marks}) AND type = 'AbsenceStarted' AND occurred_at <= ?"
+                " AND recorded_at <= ? GROUP BY stream) s", (known, *streams, point, known))
+            for stream, began, after in tx.fetchall():
+                if began is not None and (after is None or after > point):
+                    end = str(after) if after is not None else point
+                    spans.add((str(stream), "AbsenceStarted", str(began), end))
+                    spans.add((str(stream), "AbsenceEnded", str(began), end))
+            # Each post's roles and stand-in designation in force then (the latest of each).
+            tx.execute(f"SELECT stream, MAX(occurred_at) FROM rm_history WHERE stream IN ({marks})"
+                       " AND type = 'RolesAssigned' AND occurred_at <= ? AND recorded_at <= ? GROUP BY stream",
+                       (*streams, point, known))
+            spans.update((str(stream), "RolesAssigned", str(at), str(at)) for stream, at in tx.fetchall())
+            tx.execute(f"SELECT stream, MAX(occurred_at) FROM rm_history WHERE stream IN ({marks})"
+                       " AND type = 'StandInDesignated' AND occurred_at <= ? AND (until IS NULL OR until >= ?)"
+                       " AND recorded_at <= ? GROUP BY stream", (*streams, point, point, known))
+            spans.update((str(stream), "StandInDesignated", str(at), str(at)) for stream, at in tx.fetchall())
+        ordered = sorted(spans)
+        for j in range(0, len(ordered), 100):
+            part = ordered[j:j + 100]
+            each = "(stream = ? AND type = ? AND occurred_at >= ? AND occurred_at <= ?)"
+            tx.execute("SELECT seq FROM rm_history WHERE " + " OR ".join([each] * len(part)),
+                       [value for span in part for value in span])
+            seqs.update(int(r[0]) for r in tx.fetchall())
+        return seqs
 
     def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> list[datetime]:
         """When the rules look at the world for this case: ``at`` and its due instants up to ``at``.

@@ -94,47 +94,56 @@ class CaseLife:
         tx.execute("DELETE FROM rm_case_life")
 
 
-class Timeline:
-    """When each record of a staff or case stream happened and was recorded.
+class History:
+    """When each record of a staff or post stream happened and was recorded, and what it corrects.
 
-    A question about a case loads only the part of each person's history around the instants
-    that matter (absences pile up over the years), and questions over all cases (overdue,
-    caseload) find the cases open at T as known at K with one indexed query. Corrections
-    have no time of their own here (NULL): a stream with corrections is read whole, so a
-    correction can never be missed.
+    A question about a case loads only the part of each person's and post's history around
+    the instants the rules consult (absences, role changes and stand-in designations pile up
+    over the years): the absence covering each instant, the roles and designation in force
+    then. A correction's row carries the corrected event's id and its replacement's times, so
+    that a stream with corrections is windowed on its facts as known at K, not read whole.
     """
 
-    name = "timeline"
+    name = "history"
 
     def schema(self) -> list[str]:
         return [
             # One row per record, appended in log order (the tracking position, moved in the
             # same transaction, guarantees each record is projected once); one index serves
             # every question: a stream's records of some types in a time range.
-            "CREATE TABLE IF NOT EXISTS rm_times ("
-            " stream TEXT NOT NULL, seq BIGINT NOT NULL, type TEXT NOT NULL, occurred_at TEXT,"
-            " recorded_at TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS rm_times_kind ON rm_times (stream, type, occurred_at)",
+            "CREATE TABLE IF NOT EXISTS rm_history ("
+            " stream TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,"
+            " occurred_at TEXT, recorded_at TEXT NOT NULL, target TEXT, until TEXT)",
+            "CREATE INDEX IF NOT EXISTS rm_history_kind ON rm_history (stream, type, occurred_at)",
         ]
 
     def project(self, tx: Tx, records: Sequence[Record]) -> None:
-        rows = [
-            (r.stream, r.seq, r.type,
-             None if r.type in ("Corrected", "Retracted") else _utc_text(str(r.content["occurred_at"])), _utc(r))
-            for r in records if r.stream.startswith(("staff:", "case:"))
-        ]
+        rows = []
+        for r in records:
+            if not r.stream.startswith(("staff:", "post:")):
+                continue
+            content, target = r.content, None
+            if r.type == "Corrected":
+                target = str(content["target"])
+                content = content["replacement"] if isinstance(content.get("replacement"), dict) else {}
+            elif r.type == "Retracted":
+                target, content = str(content["target"]), {}
+            occurred, until = content.get("occurred_at"), content.get("until")
+            rows.append((r.stream, r.seq, r.event_id, r.type, None if occurred is None else _utc_text(str(occurred)),
+                         _utc(r), target, None if until is None else _utc_text(str(until))))
         tx.executemany(
-            "INSERT INTO rm_times (stream, seq, type, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?)", rows
+            "INSERT INTO rm_history (stream, seq, event_id, type, occurred_at, recorded_at, target, until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows,
         )
 
     def reset(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM rm_times")
+        tx.execute("DELETE FROM rm_history")
         if tx.dialect == "sqlite":
             # A rebuild fills the table first and builds its index once at the end (the ledger
             # runs ``schema()`` again after projecting): much cheaper than growing it row by row.
-            # (rm_times_when: an index of earlier versions, no longer used.)
-            tx.execute("DROP INDEX IF EXISTS rm_times_kind")
-            tx.execute("DROP INDEX IF EXISTS rm_times_when")
+            tx.execute("DROP INDEX IF EXISTS rm_history_kind")
+            # rm_times: the timeline of earlier versions, no longer kept.
+            tx.execute("DROP TABLE IF EXISTS rm_times")
 
 
 class Membership:
@@ -200,7 +209,7 @@ def _utc_of(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
-def default_projectors(tz: tzinfo | None) -> list[CaseIndex | CaseLife | Timeline | Membership]:
+def default_projectors(tz: tzinfo | None) -> list[CaseIndex | CaseLife | History | Membership]:
     """The read models every ledger keeps."""
     del tz
-    return [CaseIndex(), CaseLife(), Timeline(), Membership()]
+    return [CaseIndex(), CaseLife(), History(), Membership()]

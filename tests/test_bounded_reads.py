@@ -119,6 +119,6 @@ def test_a_rebuild_leaves_the_timeline_indexed(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "l.db") as conn:
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         plan = " ".join(str(r) for r in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT seq FROM rm_times WHERE stream = 'staff:x' AND type = 'AbsenceStarted'"))
-    assert "rm_times_kind" in indexes
-    assert "rm_times_kind" in plan
+            "EXPLAIN QUERY PLAN SELECT seq FROM rm_history WHERE stream = 'staff:x' AND type = 'AbsenceStarted'"))
+    assert "rm_history_kind" in indexes
+    assert "rm_history_kind" in plan

@@ -1,0 +1,144 @@
+"""Reading only the window of a person's or a post's history gives the world the whole history gives.
+
+A person's absences and two posts' roles and stand-in designations, then corrections that move,
+stretch and withdraw some of them (so that the windows must be chosen on the corrected
+facts): at every instant in a fortnight, as known before and after the corrections, the
+world built from the windowed reads answers absence, post and stand-in questions exactly as
+the world built from every record.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from projections.queries import Queries, window
+from projections.readmodels import default_projectors
+from tests.conftest import FakeClock
+
+D = "2024-03-{:02d}T{:02d}:00:00+08:00"
+
+
+def at(day: int, hour: int) -> str:
+    return D.format(day, hour)
+
+
+REFERENCE: list[dict[str, Any]] = [
+    {"type": "UnitDefined", "unit": "u1", "head": "s-h", "supervisor": "s-v", "occurred_at": at(1, 8)},
+    *({"type": "StaffRegistered", "staff": s, "name": s, "rank": r, "unit": "u1", "occurred_at": at(1, 8)}
+      for s, r in (("s-a", 3), ("s-b", 3), ("s-c", 3), ("s-h", 6), ("s-v", 8))),
+    {"type": "PostDefined", "post": "p1", "unit": "u1", "a": "s-a", "b": "s-b", "occurred_at": at(1, 9)},
+    {"type": "PostDefined", "post": "p2", "unit": "u1", "a": "s-a", "b": "s-c", "occurred_at": at(1, 9)},
+    {"type": "InquiryReceived", "case": "C1", "policy": "shihezi-2021", "kind": "general", "received_by": ["s-a"],
+     "channel": "visit", "matter": "报修", "post": "p1", "occurred_at": at(1, 10)},
+]
+FIRST: list[dict[str, Any]] = [
+    {"id": "a1", "type": "AbsenceStarted", "staff": "s-a", "reason": "leave", "occurred_at": at(4, 9)},
+    {"id": "a1e", "type": "AbsenceEnded", "staff": "s-a", "occurred_at": at(4, 17)},
+    {"id": "r1", "type": "RolesAssigned", "post": "p1", "a": "s-b", "b": "s-a", "occurred_at": at(5, 9)},
+    {"id": "a2", "type": "AbsenceStarted", "staff": "s-a", "reason": "trip", "occurred_at": at(6, 9)},
+    {"id": "d1", "type": "StandInDesignated", "post": "p1", "stand_in": "s-c", "by": "s-v",
+     "until": at(6, 18), "occurred_at": at(6, 10)},
+    {"id": "a2e", "type": "AbsenceEnded", "staff": "s-a", "occurred_at": at(7, 9)},
+    {"id": "d2", "type": "StandInDesignated", "post": "p1", "stand_in": "s-h", "by": "s-v", "occurred_at": at(8, 9)},
+    {"id": "r2", "type": "RolesAssigned", "post": "p1", "a": "s-a", "b": "s-b", "occurred_at": at(9, 9)},
+    {"id": "a3", "type": "AbsenceStarted", "staff": "s-a", "reason": "sick", "occurred_at": at(10, 9)},
+    {"id": "a3e", "type": "AbsenceEnded", "staff": "s-a", "occurred_at": at(11, 12)},
+    {"id": "a4", "type": "AbsenceStarted", "staff": "s-a", "reason": "leave", "occurred_at": at(13, 9)},
+    # p2 is never corrected: its windows come from SQL; a lasting designation outlives a short later one
+    {"type": "StandInDesignated", "post": "p2", "stand_in": "s-b", "by": "s-v", "occurred_at": at(3, 9)},
+    {"type": "StandInDesignated", "post": "p2", "stand_in": "s-h", "by": "s-v", "until": at(6, 18),
+     "occurred_at": at(6, 10)},
+    {"type": "RolesAssigned", "post": "p2", "a": "s-c", "b": "s-a", "occurred_at": at(8, 9)},
+]
+
+
+def fix(target: str, replacement: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Corrected", "target": target, "reason": "登记有误", "replacement": replacement,
+            "occurred_at": at(14, 9)}
+
+
+SECOND: list[dict[str, Any]] = [
+    # the trip started a day earlier; the sick leave ended a day later; the first leave never happened
+    fix("a2", {**FIRST[3], "occurred_at": at(5, 14)} | {"id": None}),
+    fix("a3e", {**FIRST[9], "occurred_at": at(12, 10)} | {"id": None}),
+    {"type": "Retracted", "target": "a1", "reason": "重复登记", "occurred_at": at(14, 9)},
+    {"type": "Retracted", "target": "a1e", "reason": "重复登记", "occurred_at": at(14, 9)},
+    # the first designation ran until the next noon; the second role change never happened
+    fix("d1", {**FIRST[4], "until": at(7, 12)} | {"id": None}),
+    {"type": "Retracted", "target": "r2", "reason": "未执行", "occurred_at": at(14, 9)},
+    # and a designation moved later than the instant it used to cover
+    fix("d2", {**FIRST[6], "occurred_at": at(8, 15)} | {"id": None}),
+]
+
+
+def _lines(events: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps({k: v for k, v in e.items() if v is not None}, ensure_ascii=False) for e in events]
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> tuple[Ledger, list[datetime | None]]:
+    clock = FakeClock(datetime(2024, 3, 15, 9, tzinfo=UTC))
+    led = Ledger(f"sqlite:///{tmp_path / 'w.db'}", clock=clock, projectors=default_projectors(None))
+    led.append_lines(_lines(REFERENCE + FIRST))
+    before = clock.now
+    clock.tick(days=1)
+    led.append_lines(_lines(SECOND))
+    return led, [before, None]
+
+
+def test_windowed_worlds_equal_the_whole_world_at_every_instant(ledger: tuple[Ledger, list[datetime | None]]) -> None:
+    led, knowns = ledger
+    q = Queries(led)
+    facts = q.case_facts("C1", None)
+    instants = [datetime(2024, 3, 3, tzinfo=UTC) + timedelta(hours=h) for h in range(0, 12 * 24, 1)]
+    checked = 0
+    for known_at in knowns:
+        whole = q.context(facts, known_at, all_staff=True).world
+        for t in instants:
+            part = q.context(facts, known_at, instants=[t]).world
+            for staff in ("s-a", "s-b", "s-c"):
+                assert part.absence_at(staff, t) == whole.absence_at(staff, t), (staff, t, known_at)
+            for post in ("p1", "p2"):
+                assert part.post(post, t) == whole.post(post, t), (post, t, known_at)
+                assert part.stand_in_at(post, t) == whole.stand_in_at(post, t), (post, t, known_at)
+            assert part.a_posts("s-a", t) == whole.a_posts("s-a", t), (t, known_at)
+            checked += 1
+    assert checked == 2 * len(instants)
+
+
+def test_the_corrections_change_what_is_seen(ledger: tuple[Ledger, list[datetime | None]]) -> None:
+    """(So that the test above compares two different histories.)"""
+    led, (before, now) = ledger
+    q = Queries(led)
+    facts = q.case_facts("C1", None)
+    t = datetime.fromisoformat(at(5, 16))
+    assert q.context(facts, before, all_staff=True).world.absence_at("s-a", t) is None
+    assert q.context(facts, now, all_staff=True).world.absence_at("s-a", t) is not None
+    t = datetime.fromisoformat(at(7, 10))
+    assert q.context(facts, before, all_staff=True).world.stand_in_at("p1", t) is None
+    assert q.context(facts, now, all_staff=True).world.stand_in_at("p1", t) is not None
+
+
+def test_window_picks_the_absence_covering_an_instant_on_corrected_times() -> None:
+    from projections.queries import HistoryRow as R
+
+    rows = [
+        R(1, "s1", "StaffRegistered", "2024-03-01T00:00:00+00:00", "2024-03-01", None, None),
+        R(2, "x", "AbsenceStarted", "2024-03-04T01:00:00+00:00", "2024-03-05", None, None),
+        R(3, "x-end", "AbsenceEnded", "2024-03-04T09:00:00+00:00", "2024-03-05", None, None),
+        R(4, "y", "AbsenceStarted", "2024-03-06T01:00:00+00:00", "2024-03-07", None, None),
+        # y really started before the instant asked about, and x is withdrawn
+        R(5, "fix-y", "Corrected", "2024-03-04T05:00:00+00:00", "2024-03-09", "y", None),
+        R(6, "no-x", "Retracted", None, "2024-03-09", "x", None),
+    ]
+    point = "2024-03-04T06:00:00+00:00"
+    # before the fixes, x covers (its later retraction comes along; ``effective`` ignores it as of then)
+    assert window("staff", rows, [point], "2024-03-08") == {1, 2, 3, 6}
+    # after: y (with its fix) covers, ended by the end recorded at 09:00
+    assert window("staff", rows, [point], "2024-03-10") == {1, 3, 4, 5}
