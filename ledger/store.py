@@ -143,6 +143,8 @@ class Tx:
 
 #: Page cache of a writing SQLite connection (KiB).
 SQLITE_WRITE_CACHE_KIB = 256 * 1024
+#: ... and of a reading one.
+SQLITE_READ_CACHE_KIB = 64 * 1024
 
 
 class Store:
@@ -223,6 +225,9 @@ class Store:
         with self.datastore.transaction(commit=False) as cursor:
             tx = Tx(cursor, self.dialect)
             self._set_search_path(tx)
+            if self.dialect == "sqlite":
+                # A reader answering many questions keeps the index pages it walks (default 2 MB).
+                tx.execute(f"PRAGMA cache_size = -{SQLITE_READ_CACHE_KIB}")
             yield tx
 
     def _set_search_path(self, tx: Tx) -> None:

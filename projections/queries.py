@@ -316,28 +316,40 @@ class Queries:
         seqs = {int(r[0]) for r in tx.fetchall()}
         # (stream, type, from, to): the records of that type in [from, to] are read.
         spans: set[tuple[str, str, str, str]] = set()
+        values = ",".join(["(?)"] * len(streams))
+
+        def latest(kind: str, extra: str = "") -> str:  # walks the index back from the instant, stops at once
+            return (f"(SELECT occurred_at FROM rm_history WHERE stream = s.stream AND type = '{kind}'"
+                    f" AND occurred_at <= ?{extra} AND recorded_at <= ? ORDER BY occurred_at DESC LIMIT 1)")
+
+        def following(kind: str) -> str:
+            return (f"(SELECT occurred_at FROM rm_history WHERE stream = b.stream AND type = '{kind}'"
+                    " AND occurred_at > b.began AND recorded_at <= ? ORDER BY occurred_at LIMIT 1)")
+
         for point in points:
-            # Each person's last absence start by then and what followed it; kept if it still covers the instant.
+            # Per stream: the last absence start by then and the first start or end after it (the
+            # absence is read if it still covers the instant); the roles and the stand-in
+            # designation in force then (the latest of each). As known at K.
             tx.execute(
-                "SELECT s.stream, s.began, (SELECT MIN(t.occurred_at) FROM rm_history t WHERE t.stream = s.stream"
-                " AND t.occurred_at > s.began AND t.type IN ('AbsenceEnded', 'AbsenceStarted')"
-                " AND t.recorded_at <= ?) FROM (SELECT stream, MAX(occurred_at) AS began FROM rm_history"
-                f" WHERE stream IN ({marks}) AND type = 'AbsenceStarted' AND occurred_at <= ?"
-                " AND recorded_at <= ? GROUP BY stream) s", (known, *streams, point, known))
-            for stream, began, after in tx.fetchall():
-                if began is not None and (after is None or after > point):
-                    end = str(after) if after is not None else point
-                    spans.add((str(stream), "AbsenceStarted", str(began), end))
-                    spans.add((str(stream), "AbsenceEnded", str(began), end))
-            # Each post's roles and stand-in designation in force then (the latest of each).
-            tx.execute(f"SELECT stream, MAX(occurred_at) FROM rm_history WHERE stream IN ({marks})"
-                       " AND type = 'RolesAssigned' AND occurred_at <= ? AND recorded_at <= ? GROUP BY stream",
-                       (*streams, point, known))
-            spans.update((str(stream), "RolesAssigned", str(at), str(at)) for stream, at in tx.fetchall())
-            tx.execute(f"SELECT stream, MAX(occurred_at) FROM rm_history WHERE stream IN ({marks})"
-                       " AND type = 'StandInDesignated' AND occurred_at <= ? AND (until IS NULL OR until >= ?)"
-                       " AND recorded_at <= ? GROUP BY stream", (*streams, point, point, known))
-            spans.update((str(stream), "StandInDesignated", str(at), str(at)) for stream, at in tx.fetchall())
+                f"WITH s(stream) AS (VALUES {values}), b AS (SELECT s.stream, {latest('AbsenceStarted')} AS began,"
+                f" {latest('RolesAssigned')} AS roles,"
+                f" {latest('StandInDesignated', ' AND (until IS NULL OR until >= ?)')} AS designated FROM s)"
+                f" SELECT stream, began, {following('AbsenceStarted')} AS next_start,"
+                f" {following('AbsenceEnded')} AS next_end, roles, designated"
+                " FROM b",
+                (*streams, point, known, point, known, point, point, known, known, known))
+            for stream, began, next_start, next_end, roles, designated in tx.fetchall():
+                stream = str(stream)
+                if began is not None:
+                    after = min((str(t) for t in (next_start, next_end) if t is not None), default=None)
+                    if after is None or after > point:
+                        end = after or point
+                        spans.add((stream, "AbsenceStarted", str(began), end))
+                        spans.add((stream, "AbsenceEnded", str(began), end))
+                if roles is not None:
+                    spans.add((stream, "RolesAssigned", str(roles), str(roles)))
+                if designated is not None:
+                    spans.add((stream, "StandInDesignated", str(designated), str(designated)))
         ordered = sorted(spans)
         for j in range(0, len(ordered), 100):
             part = ordered[j:j + 100]
