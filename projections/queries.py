@@ -288,34 +288,43 @@ class Queries:
         """
         known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
         points = sorted({t.astimezone(UTC).isoformat() for t in instants})
-        seqs: set[int] = set()
+        spans: set[tuple[str, str, str, str]] = set()
         corrected: set[str] = set()
+        seqs: set[int] = set()
         with self.reading() as tx:
             for i in range(0, len(streams), 500):
-                chunk = list(streams[i:i + 500])
-                marks = ",".join("?" * len(chunk))
-                tx.execute(f"SELECT DISTINCT stream FROM rm_history WHERE stream IN ({marks})"
-                           " AND type IN ('Corrected', 'Retracted') AND recorded_at <= ?", (*chunk, known))
-                corrected.update(str(r[0]) for r in tx.fetchall())
-                plain = [s for s in chunk if s not in corrected]
-                if plain:
-                    seqs |= self._plain_window(tx, plain, points, known)
+                found, fixed = self._plain_window(tx, list(streams[i:i + 500]), points, known)
+                spans |= {span for span in found if span[0] not in fixed}
+                corrected |= fixed
             for stream in sorted(corrected):
                 tx.execute("SELECT seq, event_id, type, occurred_at, recorded_at, target, until FROM rm_history"
                            " WHERE stream = ?", (stream,))
                 seqs |= window(stream.partition(":")[0], [HistoryRow(*row) for row in tx.fetchall()], points, known)
-            rows = self.store.rows_by_seq(tx, sorted(seqs))
+            rows = self._rows_in(tx, sorted(spans))
+            if seqs:
+                rows += self.store.rows_by_seq(tx, sorted(seqs))
         return self._decoded(rows)
 
+    def _rows_in(self, tx: Tx, spans: Sequence[tuple[str, str, str, str]]) -> list[tuple[int, str, int, bytes]]:
+        """The stored rows of the records in (stream, type, from, to) spans of the history."""
+        seqs: list[int] = []
+        each = "(stream = ? AND type = ? AND occurred_at >= ? AND occurred_at <= ?)"
+        for j in range(0, len(spans), 100):
+            part = spans[j:j + 100]
+            tx.execute("SELECT seq FROM rm_history WHERE " + " OR ".join([each] * len(part)),
+                       [value for span in part for value in span])
+            seqs.extend(int(r[0]) for r in tx.fetchall())
+        return self.store.rows_by_seq(tx, sorted(seqs))
+
     @staticmethod
-    def _plain_window(tx: Tx, streams: Sequence[str], points: Sequence[str], known: str) -> set[int]:
-        """``window`` for streams without corrections known at K, in SQL over the history index."""
-        marks = ",".join("?" * len(streams))
-        tx.execute(f"SELECT seq FROM rm_history WHERE stream IN ({marks})"
-                   " AND type IN ('StaffRegistered', 'PostDefined')", streams)
-        seqs = {int(r[0]) for r in tx.fetchall()}
+    def _plain_window(
+        tx: Tx, streams: Sequence[str], points: Sequence[str], known: str
+    ) -> tuple[set[tuple[str, str, str, str]], set[str]]:
+        """``window`` in SQL over the history index, as (stream, type, from, to) spans; and which
+        of the streams have corrections known at K (their spans are worked out by ``window``)."""
         # (stream, type, from, to): the records of that type in [from, to] are read.
-        spans: set[tuple[str, str, str, str]] = set()
+        spans = {(stream, kind, "", "~") for stream in streams for kind in ("StaffRegistered", "PostDefined")}
+        corrected: set[str] = set()
         values = ",".join(["(?)"] * len(streams))
 
         def latest(kind: str, extra: str = "") -> str:  # walks the index back from the instant, stops at once
@@ -333,13 +342,17 @@ class Queries:
             tx.execute(
                 f"WITH s(stream) AS (VALUES {values}), b AS (SELECT s.stream, {latest('AbsenceStarted')} AS began,"
                 f" {latest('RolesAssigned')} AS roles,"
-                f" {latest('StandInDesignated', ' AND (until IS NULL OR until >= ?)')} AS designated FROM s)"
+                f" {latest('StandInDesignated', ' AND (until IS NULL OR until >= ?)')} AS designated,"
+                " (SELECT MIN(type) FROM rm_history WHERE stream = s.stream AND type IN ('Corrected', 'Retracted')"
+                " AND recorded_at <= ?) AS fixed FROM s)"
                 f" SELECT stream, began, {following('AbsenceStarted')} AS next_start,"
-                f" {following('AbsenceEnded')} AS next_end, roles, designated"
+                f" {following('AbsenceEnded')} AS next_end, roles, designated, fixed"
                 " FROM b",
-                (*streams, point, known, point, known, point, point, known, known, known))
-            for stream, began, next_start, next_end, roles, designated in tx.fetchall():
+                (*streams, point, known, point, known, point, point, known, known, known, known))
+            for stream, began, next_start, next_end, roles, designated, fixed in tx.fetchall():
                 stream = str(stream)
+                if fixed is not None:
+                    corrected.add(stream)
                 if began is not None:
                     after = min((str(t) for t in (next_start, next_end) if t is not None), default=None)
                     if after is None or after > point:
@@ -350,14 +363,7 @@ class Queries:
                     spans.add((stream, "RolesAssigned", str(roles), str(roles)))
                 if designated is not None:
                     spans.add((stream, "StandInDesignated", str(designated), str(designated)))
-        ordered = sorted(spans)
-        for j in range(0, len(ordered), 100):
-            part = ordered[j:j + 100]
-            each = "(stream = ? AND type = ? AND occurred_at >= ? AND occurred_at <= ?)"
-            tx.execute("SELECT seq FROM rm_history WHERE " + " OR ".join([each] * len(part)),
-                       [value for span in part for value in span])
-            seqs.update(int(r[0]) for r in tx.fetchall())
-        return seqs
+        return spans, corrected
 
     def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> list[datetime]:
         """When the rules look at the world for this case: ``at`` and its due instants up to ``at``.
