@@ -146,6 +146,7 @@ class Queries:
         self.tz = ledger.tz
         self._tx: Tx | None = None
         self._record_cache: dict[int, Record] = {}
+        self._config_cache: tuple[tuple[int, Any], list[Record]] | None = None
         # per question (one snapshot): the configuration as known at K, read once
         self._question_configuration: dict[datetime | None, tuple[PolicyCatalogue, WorkingCalendar]] = {}
         self._configurations: dict[tuple[Any, ...], tuple[PolicyCatalogue, WorkingCalendar]] = {}
@@ -238,10 +239,11 @@ class Queries:
         Built once per distinct set of configuration facts (they are immutable records, and
         an office adds a pack or a year a few times a year), not once per question.
         """
-        memo = self._question_configuration.get(known_at)
+        in_question = self._tx is not None  # the memo lives as long as the question's snapshot
+        memo = self._question_configuration.get(known_at) if in_question else None
         if memo is not None:
             return memo
-        config = self._facts(self._prefixed(*CONFIG_PREFIXES), known_at)
+        config = effective(self._configuration_records(), self.tz, known_at)
         key = tuple((f.seq, f.evidence) for f in config)
         built = self._configurations.get(key)
         if built is None:
@@ -249,8 +251,24 @@ class Queries:
             if len(self._configurations) >= 8:
                 self._configurations.clear()
             self._configurations[key] = built
-        self._question_configuration[known_at] = built
+        if in_question:
+            self._question_configuration[known_at] = built
         return built
+
+    def _configuration_records(self) -> list[Record]:
+        """Every record of the policy and calendar streams: one small indexed look to see
+        whether any was added since they were last read, else the records read before."""
+        with self.reading() as tx:
+            seq, events = self.store.seq_column, self.store.events_table
+            ranges = " OR ".join(["(originator_id >= ? AND originator_id < ?)"] * len(CONFIG_PREFIXES))
+            bounds = [value for prefix in CONFIG_PREFIXES for value in (prefix, prefix + "\uffff")]
+            tx.execute(f"SELECT COUNT(*), MAX({seq}) FROM {events} WHERE {ranges}", bounds)
+            row = tx.fetchone()
+            key = (int(row[0]), row[1]) if row else (0, None)
+            if self._config_cache is None or self._config_cache[0] != key:
+                rows = self.store.stream_rows(tx, [s for p in CONFIG_PREFIXES for s in self.store.streams_like(tx, p)])
+                self._config_cache = (key, self._decoded(rows))
+            return self._config_cache[1]
 
     def _streams_naming(self, staff: set[str], prefix: str) -> set[str]:
         """The unit or post streams that ever named any of these staff (membership read model)."""

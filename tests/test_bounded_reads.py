@@ -78,18 +78,20 @@ def test_a_case_question_reads_the_same_records_on_a_larger_ledger(
     clock = FakeClock(datetime(2026, 1, 10, 9, tzinfo=UTC))
     ledger = demo_ledger(tmp_path / "l.db", clock)  # with the office's section limits
     ledger.append_lines(REGISTER)
-    q = Queries(ledger)
     known = clock.now
     questions = {
-        "who": lambda: q.who(CASE, AT),
-        "findings": lambda: q.findings(CASE, AT),
-        "who as known before the growth": lambda: q.who(CASE, AT, known_at=known),
+        "who": lambda q: q.who(CASE, AT),
+        "findings": lambda q: q.findings(CASE, AT),
+        "who as known before the growth": lambda q: q.who(CASE, AT, known_at=known),
     }
-    before = {name: _count_reads(monkeypatch, ledger.store, ask) for name, ask in questions.items()}
+    # Each question from a fresh Queries (nothing kept from an earlier question).
+    before = {name: _count_reads(monkeypatch, ledger.store, lambda ask=ask: ask(Queries(ledger)))
+              for name, ask in questions.items()}
     clock.tick(days=1)
     grown = ledger.append_lines(_growth())
     assert grown.appended > 800  # more than twice the demo register
-    after = {name: _count_reads(monkeypatch, ledger.store, ask) for name, ask in questions.items()}
+    after = {name: _count_reads(monkeypatch, ledger.store, lambda ask=ask: ask(Queries(ledger)))
+             for name, ask in questions.items()}
     for name in questions:
         answer_before, reads_before = before[name]
         answer_after, reads_after = after[name]
@@ -122,3 +124,18 @@ def test_a_rebuild_leaves_the_timeline_indexed(tmp_path: Path) -> None:
             "EXPLAIN QUERY PLAN SELECT seq FROM rm_history WHERE stream = 'staff:x' AND type = 'AbsenceStarted'"))
     assert "rm_history_kind" in indexes
     assert "rm_history_kind" in plan
+
+
+def test_a_pack_added_after_a_question_counts_in_the_next(tmp_path: Path) -> None:
+    """Questions keep the configuration records they read; a pack added since is read again."""
+    from ledger.application import Ledger
+    from projections.readmodels import default_projectors
+
+    pack = json.loads((EXAMPLES / "zhangye-sections.json").read_text(encoding="utf-8"))
+    ledger = Ledger(f"sqlite:///{tmp_path / 'c.db'}", clock=FakeClock(datetime(2026, 1, 10, 9, tzinfo=UTC)),
+                    projectors=default_projectors(None))
+    q = Queries(ledger)
+    before = len(q._configuration(None)[0].versions("zhangye-2021"))
+    ledger.append_lines([json.dumps({"type": "PolicyAdded", "id": "zy", "occurred_at": "2024-01-01T00:00:00+08:00",
+                                     "policy": "zhangye-2021", "pack": pack}, ensure_ascii=False)])
+    assert len(q._configuration(None)[0].versions("zhangye-2021")) == before + 1
