@@ -147,6 +147,11 @@ SQLITE_WRITE_CACHE_KIB = 256 * 1024
 SQLITE_READ_CACHE_KIB = 64 * 1024
 
 
+def _lacks_privilege(exc: PersistenceError) -> bool:
+    """Whether the database refused for lack of privilege (said plainly to the user)."""
+    return type(exc.__cause__).__name__ == "InsufficientPrivilege"
+
+
 class Store:
     """The library's application recorder and tracking recorder, plus one transaction API."""
 
@@ -213,12 +218,10 @@ class Store:
                 yield tx
         except PersistenceError as exc:
             # A reader role appending, or a clerk role missing a grant: say so plainly.
-            if type(exc.__cause__).__name__ != "InsufficientPrivilege":
+            if not _lacks_privilege(exc):
                 raise
-            raise StoreError(
-                f"role {self.url.user!r} may not write to this ledger ({exc}); a committee's role only "
-                "reads, and a clerk's gets its rights from the owner with `ledger db roles`"
-            ) from exc
+            raise StoreError(f"role {self.url.user!r} may not write to this ledger ({exc}); a committee's role "
+                             "only reads, and a clerk's gets its rights from the owner with `ledger db roles`") from exc
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -266,12 +269,10 @@ class Store:
         try:
             self._create_pg_tables(statements, create_library_tables=row is None or not row[2])
         except PersistenceError as exc:
-            if type(exc.__cause__).__name__ != "InsufficientPrivilege":
+            if not _lacks_privilege(exc):
                 raise
-            raise StoreError(
-                f"role {self.url.user!r} may not create the ledger in schema {self.url.schema!r} ({exc}): "
-                "its owner creates it by running any ledger command first"
-            ) from exc
+            raise StoreError(f"role {self.url.user!r} may not create the ledger in schema {self.url.schema!r}"
+                             f" ({exc}): its owner creates it by running any ledger command first") from exc
 
     def _create_pg_tables(self, statements: Sequence[str], create_library_tables: bool) -> None:
         if create_library_tables:
