@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import os
+import sys
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,8 +18,10 @@ from ledger.store import StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Files with more lines than this get a progress bar on stderr.
+#: Work over more events than this gets a progress bar on stderr.
 PROGRESS_FROM = 5000
+#: Register files larger than this get a progress bar on stderr (when it is a terminal).
+PROGRESS_FROM_BYTES = 1_000_000
 
 
 class State:
@@ -55,22 +59,27 @@ class State:
         if self._ledger is not None:
             self._ledger.close()
 
-    def progress_lines(self, lines: Iterable[bytes], label: str) -> Iterator[bytes]:
-        """Pass lines through, drawing a progress bar on stderr for long files."""
-        buffered = list(lines)
-        if len(buffered) < PROGRESS_FROM:
-            yield from buffered
+    def register_lines(self, path: str) -> Iterator[bytes]:
+        """The lines of a register file (``-`` = stdin), read as they are needed; a file of
+        more than ``PROGRESS_FROM_BYTES`` gets a progress bar (by bytes read) on stderr."""
+        if path == "-":
+            yield from sys.stdin.buffer
             return
-        from rich.console import Console
-        from rich.progress import Progress
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < PROGRESS_FROM_BYTES or not sys.stderr.isatty():
+                yield from handle
+                return
+            from rich.console import Console
+            from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"checking {label}", total=len(buffered))
-            for i, line in enumerate(buffered, start=1):
-                yield line
-                if i % 1000 == 0:
-                    progress.update(task, completed=i)
-            progress.update(task, completed=len(buffered))
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task(f"checking {path}", total=size)
+                for i, line in enumerate(handle, start=1):
+                    yield line
+                    if i % 4096 == 0:
+                        progress.update(task, completed=handle.tell())
+                progress.update(task, completed=size)
 
 
 pass_state = click.make_pass_decorator(State)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -51,14 +51,6 @@ def cli(ctx: click.Context, store: str, tz: str | None) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-def _read_lines(path: str) -> Iterator[bytes]:
-    if path == "-":
-        yield from sys.stdin.buffer
-        return
-    with open(path, "rb") as handle:
-        yield from handle
-
-
 @cli.command()
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False))
 @click.option("--actor", help="who is appending (recorded on each event without recorded_by)")
@@ -81,9 +73,8 @@ def append(state: State, file: str, actor: str | None) -> None:
             open(file, "rb").close()
         except OSError as exc:
             raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
-    lines = state.progress_lines(_read_lines(file), file)
     try:
-        result = state.ledger.append_lines(lines, actor=actor)
+        result = state.ledger.append_lines(state.register_lines(file), actor=actor)
     except InvalidInput as exc:
         for error in exc.errors:
             click.echo(f"{file}: {error}", err=True)

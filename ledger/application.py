@@ -1,36 +1,41 @@
 """The ledger's use cases on the write side: append a batch, read streams and the log.
 
-Writing is: parse the lines (shape), then inside one serialised transaction check their
+Writing is: read the lines (shape), then inside one serialised transaction check their
 meaning against what the ledger knows, link each record into the hash chain, store them
 with the library's recorder, update the read models and their tracking position, commit.
 Any error rolls the whole batch back: all lines or none.
+
+A batch streams: lines are read, checked and stored a chunk at a time inside the one
+transaction, so a large register never sits in memory whole. Every line is checked even
+after an error (all errors are reported at once); the transaction is then rolled back.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import multiprocessing
+import os
+import pickle
+import signal
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from itertools import chain, islice
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from eventsourcing.persistence import StoredEvent, Tracking
+import orjson
+from eventsourcing.persistence import Tracking
 
-from ledger.events import DEFAULT_TZ, Corrected, EventModel, Retracted
+from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.integrity import append_only_statements
-from ledger.interchange import InvalidInput, Line, LineError, parse_event, parse_lines
-from ledger.knowledge import DEFERRED, IdInfo, Knowledge, validate_replacement
-from ledger.records import (
-    GENESIS,
-    Fact,
-    Record,
-    link_bytes,
-    record_from_state,
-    stored_content,
-)
+from ledger.interchange import InvalidInput, Line, LineError, read_lines
+from ledger.knowledge import ENTITY_KINDS, IdInfo, Knowledge, normalised_replacement, replacement_of
+from ledger.records import GENESIS, Logged, Record, link_bytes, logged, record_from_state, utc_text
 from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
 LEDGER_SCHEMA = [
@@ -42,6 +47,14 @@ LEDGER_SCHEMA = [
     " fingerprint TEXT NOT NULL, retracted INTEGER NOT NULL DEFAULT 0)",
 ]
 
+#: Lines read, checked and stored together (one round of loading and of inserts).
+CHUNK = 4096
+#: Records of the log read and projected together when catching up or rebuilding.
+LOG_PAGE = 5000
+
+#: Stream kinds whose records make up configuration (packs and calendar years).
+CONFIG_KINDS = ("policy", "calendar")
+
 
 class Projector(Protocol):
     """A read model kept current from the notification log (with tracking)."""
@@ -50,19 +63,14 @@ class Projector(Protocol):
 
     def schema(self) -> list[str]: ...
 
-    def project(self, tx: Tx, records: Sequence[Record]) -> None: ...
+    def wants(self, kind: str, topic: str) -> bool:
+        """Whether records of this stream kind (``case``) and type concern the read model
+        (others are not decoded)."""
+        ...
+
+    def project(self, tx: Tx, records: Sequence[Logged]) -> None: ...
 
     def reset(self, tx: Tx) -> None: ...
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A checked line waiting for its place in the chain."""
-
-    line: Line
-    record: Record  # stream, id and content; version, times and hash come at linking
-    fingerprint: str
-    content_bytes: bytes  # the record's content, canonical (what the fingerprint hashes)
 
 
 @dataclass(frozen=True)
@@ -82,9 +90,9 @@ def _now() -> datetime:
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector for one batch.
 
-    A batch keeps every model and record it makes until it commits, so the collector's full
-    passes would walk an ever larger heap again and again (measured: ~15% of a large append)
-    and free nothing. What the batch leaves behind is collected as usual afterwards.
+    A batch makes many small objects that live until their chunk is stored, and the ones it
+    keeps (the entities it checks against) only grow: the collector's full passes would walk
+    them again and again and free nothing. What the batch leaves is collected as usual after.
     """
     was = gc.isenabled()
     gc.disable()
@@ -93,6 +101,15 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+Read = tuple[Line | None, list[LineError]]  # a line as read: the line (None if bad or blank), its errors
+
+
+def _chunks(items: Iterable[Read]) -> Iterator[list[Read]]:
+    it = iter(items)
+    while chunk := list(islice(it, CHUNK)):
+        yield chunk
 
 
 class Ledger:
@@ -107,6 +124,8 @@ class Ledger:
     ):
         self.clock = clock
         self.store = Store(url)
+        #: Batches of at least this many lines are appended by two processes (``_append_in_two``).
+        self.parallel_from = CHUNK
         self.projectors = list(projectors)
         schema = list(LEDGER_SCHEMA)
         schema.extend(append_only_statements(self.store.dialect, self.store.events_table))
@@ -148,77 +167,46 @@ class Ledger:
 
     def append_lines(self, lines: Iterable[str | bytes], actor: str | None = None) -> AppendResult:
         """Append JSON Lines: all or none. Raises ``InvalidInput`` with every error."""
-        with _collector_paused():
-            good, errors = parse_lines(lines, self.tz)
-            return self.append(good, actor, shape_errors=errors)
+        return self._append(read_lines(lines, self.tz), actor)
 
     def append_events(self, events: Sequence[EventModel], actor: str | None = None) -> AppendResult:
-        return self.append([Line(i, e) for i, e in enumerate(events, start=1)], actor)
+        return self._append(((Line.of(i, e), []) for i, e in enumerate(events, start=1)), actor)
 
-    def append(
-        self, lines: Sequence[Line], actor: str | None = None, shape_errors: Sequence[LineError] = ()
-    ) -> AppendResult:
-        errors = list(shape_errors)
-        with _collector_paused(), self.store.write() as tx:
-            self._catch_up(tx)
-            now = self.clock()
-            head = self.store.head_row(tx)
-            prev_hash, head_time = GENESIS, None
-            if head is not None:
-                head_rec = record_from_state(head[0], "", 0, head[1])
-                prev_hash, head_time = head_rec.hash, head_rec.recorded_at
-            recorded_at = max(now, head_time) if head_time else now  # never runs backwards
-            know = self._knowledge(tx, lines, recorded_at)
-            accepted, skipped = self._check(know, lines, errors)
-            if errors:
-                errors.sort(key=lambda e: e.line)
-                raise InvalidInput(errors)
-            if not accepted:
-                return AppendResult(0, skipped, None, None, None)
-            linked = self._link(tx, accepted, actor, recorded_at, prev_hash)
-            stored = [
-                StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.type, state=state)
-                for r, state in linked
-            ]
-            seqs = self.store.insert(tx, stored)
-            records = [
-                Record(s, r.stream, r.version, r.event_id, r.recorded_at, r.recorded_by, r.content, r.prev, r.hash)
-                for s, (r, _) in zip(seqs, linked, strict=True)
-            ]
-            self._index(tx, records, [p.fingerprint for p in accepted])
-            self._project(tx, records)
-            return AppendResult(len(records), skipped, seqs[0], seqs[-1], recorded_at)
+    def _append(self, items: Iterable[Read], actor: str | None) -> AppendResult:
+        with _collector_paused():
+            chunks = _chunks(items)
+            first = next(chunks, [])
+            chunks = chain([first], chunks)
+            if len(first) >= self.parallel_from and self.store.can_fork():
+                return self._append_in_two(chunks, actor)
+            with self.store.write() as tx:
+                writer = _Writer(self, tx)
+                checker = _Checker(self, tx, writer.recorded_at, writer.fresh, actor)
+                for chunk in chunks:
+                    pending = checker.take(chunk)
+                    if not checker.errors:  # after an error the batch is only checked, not stored
+                        writer.write(pending)
+                checker.finish()
+                if checker.errors:
+                    raise InvalidInput(checker.sorted_errors())  # the transaction rolls back
+                return writer.result(checker.skipped)
 
-    def _knowledge(self, tx: Tx, lines: Sequence[Line], now: datetime) -> Knowledge:
-        """Load the streams and ids the batch touches."""
-        streams: set[str] = set()
-        ids: set[str] = set()
-        for line in lines:
-            for ev in self._with_replacement(line.event):
-                if ev.stream_kind:
-                    streams.add(ev.stream())
-                if ev.id:
-                    ids.add(ev.id)
-                for ref in ev.named():
-                    if ref.kind == "event":
-                        ids.add(ref.name)
-                    elif ref.kind != "policy":
-                        streams.add(f"{ref.kind}:{ref.name}")
-        id_infos = self._load_ids(tx, sorted(ids))
-        streams |= {info.stream for info in id_infos.values()}
-        streams |= set(self.store.streams_like(tx, "policy:")) | set(self.store.streams_like(tx, "calendar:"))
-        rows = self.store.stream_rows(tx, sorted(streams))
-        return Knowledge.from_records(
-            (record_from_state(*row) for row in rows), id_infos, self.tz, now
-        )
-
-    def _with_replacement(self, event: EventModel) -> Iterator[EventModel]:
-        """The event, and for a correction also its replacement (its references need loading)."""
-        yield event
-        if isinstance(event, Corrected) and "type" in event.replacement:
-            model, _ = parse_event(event.replacement, 0, self.tz)
-            if model is not None:
-                yield model
+    def _append_in_two(self, chunks: Iterable[list[Read]], actor: str | None) -> AppendResult:
+        """A large batch on both cores: this process reads and checks the lines while a writer
+        process, holding the write transaction, links, stores, indexes and projects them."""
+        with _WriterProcess(self) as writer:
+            # The writer holds the write lock: what this snapshot shows is what it writes after.
+            with self.store.read() as tx:
+                checker = _Checker(self, tx, writer.recorded_at, writer.fresh, actor)
+                for chunk in chunks:
+                    pending = checker.take(chunk)
+                    if not checker.errors:
+                        writer.write(pending)
+                checker.finish()
+            if checker.errors:
+                writer.abort()
+                raise InvalidInput(checker.sorted_errors())
+            return writer.commit(checker.skipped)
 
     def _load_ids(self, tx: Tx, ids: Sequence[str]) -> dict[str, IdInfo]:
         infos: dict[str, IdInfo] = {}
@@ -232,107 +220,12 @@ class Ledger:
                 infos[id_] = IdInfo(stream, type_, fp, bool(retracted))
         return infos
 
-    def _check(
-        self, know: Knowledge, lines: Sequence[Line], errors: list[LineError]
-    ) -> tuple[list[Pending], int]:
-        """Check every line in file order; accepted lines join the knowledge as they pass."""
-        accepted: list[Pending] = []
-        skipped = 0
-        pending_seq = 1 << 60  # provisional order for records not stored yet
-        for line in lines:
-            event = line.event
-            content = event.content()
-            line_errors = know.check(line.number, event)
-            if isinstance(event, Corrected) and not line_errors:
-                # Store the replacement normalised, like any other event content.
-                target_type = know.ids[event.target].type
-                content["replacement"] = validate_replacement(event, target_type, self.tz).content()
-            body, body_bytes, fp = stored_content(content)
-            if event.id is not None and event.id in know.ids:
-                seen = know.ids[event.id]
-                if seen.fingerprint == fp:
-                    skipped += 1
-                    continue
-                where = f"line {seen.line} of this file" if seen.line else "the ledger"
-                errors.append(
-                    LineError(line.number, "id", f"{event.id!r} is already in {where} with different content")
-                )
-                continue
-            if line_errors:
-                errors.extend(line_errors)
-                continue
-            event_id = event.id or f"ev-{uuid.uuid4().hex[:20]}"
-            is_correction = isinstance(event, (Corrected, Retracted))
-            # A correction joins its target's stream.
-            stream = know.ids[event.target].stream if isinstance(event, (Corrected, Retracted)) else event.stream()
-            record = Record(pending_seq, stream, 0, event_id, know.now, event.recorded_by or "",
-                            body, "", "")
-            pending_seq += 1
-            know.ids[event_id] = IdInfo(stream, event.type_name, fp, line=line.number)
-            know.records.setdefault(stream, []).append(record)
-            if isinstance(event, Retracted):
-                know.ids[event.target].retracted = True
-            if is_correction:
-                know.derive(stream)
-            else:
-                know.apply(Fact(event_id, event, pending_seq, know.now))
-            accepted.append(Pending(line, record, fp, body_bytes))
-        for pending in accepted:
-            errors.extend(self._deferred_errors(know, pending.line))
-        for staff, first, second in know.open_absence_overlaps():
-            line_no = next((p.line.number for p in accepted if p.record.event_id == first.start_id), 0)
-            errors.append(LineError(
-                line_no, "occurred_at",
-                f"the absence of {staff!r} from {first.start.isoformat()} never ends, so it overlaps "
-                f"the absence starting {second.start.isoformat()} (event {second.start_id}); record its AbsenceEnded",
-            ))
-        return accepted, skipped
-
-    @staticmethod
-    def _deferred_errors(know: Knowledge, line: Line) -> list[LineError]:
-        event = line.event
-        errors = []
-        for type_name, field_name in DEFERRED:
-            if event.type_name != type_name:
-                continue
-            kind = event.references[field_name]
-            name = getattr(event, field_name)
-            if not know.exists(kind, name):
-                errors.append(LineError(line.number, field_name, know._unknown(kind, name)))
-        return errors
-
-    def _link(self, tx: Tx, accepted: Sequence[Pending], actor: str | None,
-              recorded_at: datetime, prev_hash: str) -> list[tuple[Record, bytes]]:
-        """Give each record its stream version, recorder and link in the hash chain; with its stored bytes."""
-        versions = self.store.stream_versions(tx, sorted({p.record.stream for p in accepted}))
-        when = recorded_at.isoformat()  # one instant for the whole batch
-        linked = []
-        for pending in accepted:
-            rec = pending.record
-            version = versions.get(rec.stream, 0) + 1
-            versions[rec.stream] = version
-            recorder = pending.line.event.recorded_by or actor or "unknown"
-            digest, state = link_bytes(rec.stream, version, rec.event_id, when, recorder,
-                                       pending.content_bytes, prev_hash)
-            linked.append((Record(0, rec.stream, version, rec.event_id, recorded_at, recorder, rec.content,
-                                  prev_hash, digest), state))
-            prev_hash = digest
-        return linked
-
-    def _index(self, tx: Tx, records: Sequence[Record], fingerprints: Sequence[str]) -> None:
-        tx.executemany(
-            "INSERT INTO ledger_ids (id, seq, stream, type, fingerprint) VALUES (?, ?, ?, ?, ?)",
-            [(r.event_id, r.seq, r.stream, r.type, fp) for r, fp in zip(records, fingerprints, strict=True)],
-        )
-        retracted = [(r.content["target"],) for r in records if r.type == "Retracted"]
-        tx.executemany("UPDATE ledger_ids SET retracted = 1 WHERE id = ?", retracted)
-
     # -- read models ----------------------------------------------------------------------
 
-    def _project(self, tx: Tx, records: Sequence[Record]) -> None:
+    def _project(self, tx: Tx, records: Sequence[Logged], position: int) -> None:
         for projector in self.projectors:
             projector.project(tx, records)
-            self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, records[-1].seq))
+            self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
 
     def _catch_up(self, tx: Tx) -> None:
         """Project whatever the log holds beyond each read model's tracking position."""
@@ -342,15 +235,22 @@ class Ledger:
         if not behind:
             return
         position = min(positions[p.name] for p in behind)
-        while position < top:  # read and decode each page once, for every projector behind
-            records = [record_from_state(*row) for row in self.store.rows_between(tx, position, top, limit=5000)]
-            position = records[-1].seq
+        while position < top:
+            # Read each page once for every projector behind, and decode only the records
+            # some projector wants (most of a case's records concern none).
+            rows = self.store.log_page(tx, position, top, LOG_PAGE)
+            position = rows[-1][0]
+            wanted = [row for row in rows
+                      if any(p.wants(row[1].partition(":")[0], row[3]) and row[0] > positions[p.name] for p in behind)]
+            records = [logged(record_from_state(seq, stream, version, state))
+                       for seq, stream, version, _, state in wanted]
             for projector in behind:
-                fresh = [r for r in records if r.seq > positions[projector.name]]
+                fresh = [r for r in records
+                         if r.seq > positions[projector.name] and projector.wants(r.stream.partition(":")[0], r.type)]
                 if fresh:
                     projector.project(tx, fresh)
-                    positions[projector.name] = position
-                    self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
+                positions[projector.name] = position
+                self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
 
     def _position(self, tx: Tx, name: str) -> int:
         tx.execute(f"SELECT MAX(notification_id) FROM {self.store.tracking_table} WHERE application_name = ?", (name,))
@@ -408,3 +308,326 @@ class Ledger:
             for row in rows:
                 yield record_from_state(*row)
             position = rows[-1][0]
+
+
+#: A checked line on its way to the store: stream, type, event id, recorder, canonical content,
+#: fingerprint, and the content itself (None when it crosses to the writer process: decoded
+#: there only if a read model wants it).
+Pending = tuple[str, str, str, str, bytes, str, "dict[str, Any] | None"]
+
+#: Provisional sequence numbers of the batch's own records while a stream is derived again
+#: (they only order the records; the store gives the real ones).
+_PROVISIONAL = 1 << 60
+
+
+class _Checker:
+    """The checking half of a batch: each line in file order against what the ledger knows.
+
+    It reads only what was committed before the batch (through ``tx``: the write transaction,
+    or a snapshot taken once the writer process holds the write lock) and keeps the batch's
+    own effects in memory, so it never needs to read back what the batch wrote.
+    """
+
+    def __init__(self, ledger: Ledger, tx: Tx, now: datetime, fresh: bool, actor: str | None):
+        self.ledger, self.tx, self.store, self.tz = ledger, tx, ledger.store, ledger.tz
+        self.actor = actor
+        self.now = now
+        self.know = Knowledge(ledger.tz, now, complete=fresh)
+        self.errors: list[LineError] = []
+        self.deferred: list[tuple[int, str, dict[str, Any]]] = []  # lines with forward references
+        self.absence_lines: dict[str, int] = {}  # AbsenceStarted ids of this batch -> line
+        #: The batch's own records of each entity stream (id, content bytes): a correction
+        #: derives its stream again from the stored records and these.
+        self.kept: dict[str, list[tuple[str, bytes]]] = {}
+        self.skipped = 0
+        if not fresh:
+            config = [s for kind in CONFIG_KINDS for s in self.store.streams_like(tx, f"{kind}:")]
+            self.know.learn(config, self._stored_records(config), {})
+
+    def take(self, chunk: Sequence[Read]) -> list[Pending]:
+        """Check a chunk of lines; the accepted ones, ready for the store."""
+        lines = []
+        for line, errors in chunk:
+            self.errors.extend(errors)
+            if line is not None:
+                lines.append(line)
+        self._load(lines)
+        pending: list[Pending] = []
+        for line in lines:
+            self._take(line, pending)
+        return pending
+
+    def _load(self, lines: Sequence[Line]) -> None:
+        """Read what the ledger holds about the streams and ids these lines touch."""
+        know = self.know
+        if know.complete:
+            return
+        replacements = [r for line in lines if line.type == "Corrected" and (r := replacement_of(line, self.tz))]
+        streams, ids = know.wanted(lines, replacements)
+        infos = self.ledger._load_ids(self.tx, sorted(ids)) if ids else {}
+        streams |= {i.stream for i in infos.values() if i.stream.partition(":")[0] in ENTITY_KINDS} - know.loaded
+        know.learn(streams, self._stored_records(sorted(streams)), infos)
+
+    def _stored_records(self, streams: Sequence[str]) -> list[Record]:
+        return [record_from_state(*row) for row in self.store.stream_rows(self.tx, streams)]
+
+    def _take(self, line: Line, pending: list[Pending]) -> None:
+        """Check one line; an accepted line joins the knowledge as it passes."""
+        know = self.know
+        at = line.at.astimezone(UTC)  # the knowledge compares instants in UTC
+        line_errors: list[LineError] = []
+        if line.type == "Corrected":
+            line_errors = know.check(line, at)
+            if not line_errors:  # store the replacement normalised, like any other content
+                line.data["replacement"] = normalised_replacement(line, know.ids[line.data["target"]].type, self.tz)
+            line.seal()
+        if line.id is not None and line.id in know.ids:
+            seen = know.ids[line.id]
+            if seen.fingerprint == line.fingerprint:
+                self.skipped += 1
+                return
+            where = f"line {seen.line} of this file" if seen.line else "the ledger"
+            self.errors.append(
+                LineError(line.number, "id", f"{line.id!r} is already in {where} with different content"))
+            return
+        if line.type != "Corrected":
+            line_errors = know.check(line, at)
+        if line_errors:
+            self.errors.extend(line_errors)
+            return
+        event_id = line.id or f"ev-{uuid.uuid4().hex[:20]}"
+        correction = line.type in ("Corrected", "Retracted")
+        # A correction joins its target's stream.
+        stream = know.ids[line.data["target"]].stream if correction else line.stream()
+        know.ids[event_id] = IdInfo(stream, line.type, line.fingerprint, line=line.number)
+        pending.append((stream, line.type, event_id, line.recorded_by or self.actor or "unknown",
+                        line.body, line.fingerprint, line.data))
+        entity = stream.partition(":")[0] in ENTITY_KINDS
+        if entity:
+            # A copy of exactly its size: orjson's result carries a buffer of 4 KB.
+            self.kept.setdefault(stream, []).append((event_id, bytes(memoryview(line.body))))
+        if line.type in ("UnitDefined", "StaffRegistered"):
+            self.deferred.append((line.number, line.type, line.data))
+        if correction:
+            if line.type == "Retracted":
+                know.ids[line.data["target"]].retracted = True
+            if entity:
+                know.derive(stream, self._records_of(stream))
+        else:
+            if line.type == "AbsenceStarted":
+                self.absence_lines[event_id] = line.number
+            know.apply(event_id, line.type, line.data, at)
+
+    def _records_of(self, stream: str) -> list[Record]:
+        """Every record of a stream: those stored before the batch, then the batch's own."""
+        own = [Record(_PROVISIONAL + i, stream, 0, event_id, self.now, "", orjson.loads(body), "", "")
+               for i, (event_id, body) in enumerate(self.kept.get(stream, []))]
+        return [*self.know.stored.get(stream, []), *own]
+
+    def finish(self) -> None:
+        """The checks that need the whole file."""
+        for number, type_name, data in self.deferred:
+            self.errors.extend(self.know.deferred_errors(number, type_name, data))
+        for staff, first, second in self.know.open_absence_overlaps():
+            self.errors.append(LineError(
+                self.absence_lines.get(first.start_id, 0), "occurred_at",
+                f"the absence of {staff!r} from {self.know.when(first.start)} never ends, so it overlaps "
+                f"the absence starting {self.know.when(second.start)} (event {second.start_id}); "
+                "record its AbsenceEnded",
+            ))
+
+    def sorted_errors(self) -> list[LineError]:
+        return sorted(self.errors, key=lambda e: e.line)
+
+
+class _Writer:
+    """The storing half of a batch, inside the write transaction: each record's stream version
+    and link in the hash chain, then the events, their ids and the read models."""
+
+    def __init__(self, ledger: Ledger, tx: Tx):
+        self.ledger, self.tx, self.store = ledger, tx, ledger.store
+        ledger._catch_up(tx)
+        head = self.store.head_row(tx)
+        now = ledger.clock()
+        self.fresh = head is None  # nothing stored yet: no stream has a version to look up
+        self.prev_hash, self.top, self.recorded_at = GENESIS, 0, now
+        if head is not None:
+            head_rec = record_from_state(head[0], "", 0, head[1])
+            self.prev_hash, self.top = head_rec.hash, head[0]
+            self.recorded_at = max(now, head_rec.recorded_at)  # never runs backwards
+        self.when = self.recorded_at.isoformat()  # one instant for the whole batch
+        self.when_utc = utc_text(self.recorded_at)
+        self.versions: dict[str, int] = {}  # stream -> last version, for the streams seen
+        self.wanted: dict[tuple[str, str], bool] = {}  # (stream kind, type) -> does a read model want it
+        self.appended = 0
+        self.first_seq: int | None = None
+
+    def write(self, pending: Sequence[Pending]) -> None:
+        if not pending:
+            return
+        versions = self.versions
+        if not self.fresh:
+            unseen = sorted({p[0] for p in pending if p[0] not in versions})
+            versions.update(dict.fromkeys(unseen, 0))
+            versions.update(self.store.stream_versions(self.tx, unseen))
+        rows = []
+        prev, when = self.prev_hash, self.when
+        for stream, type_name, event_id, recorder, body, _, _ in pending:
+            version = versions.get(stream, 0) + 1
+            versions[stream] = version
+            prev, state = link_bytes(stream, version, event_id, when, recorder, body, prev)
+            rows.append((stream, version, type_name, state))
+        tx = self.tx
+        seqs = self.store.insert(tx, rows, self.top)
+        tx.executemany(
+            "INSERT INTO ledger_ids (id, seq, stream, type, fingerprint) VALUES (?, ?, ?, ?, ?)",
+            [(p[2], seq, p[0], p[1], p[5]) for p, seq in zip(pending, seqs, strict=True)],
+        )
+        records = []
+        for (stream, type_name, event_id, _, body, _, content), seq in zip(pending, seqs, strict=True):
+            if content is None:
+                if not self._wanted(stream, type_name):
+                    continue
+                content = orjson.loads(body)
+            records.append(Logged(seq, stream, type_name, event_id, content, self.when_utc))
+        retracted = [(r.content["target"],) for r in records if r.type == "Retracted"]
+        tx.executemany("UPDATE ledger_ids SET retracted = 1 WHERE id = ?", retracted)
+        self.ledger._project(tx, records, seqs[-1])
+        if self.first_seq is None:
+            self.first_seq = seqs[0]
+        self.prev_hash, self.top = prev, seqs[-1]
+        self.appended += len(pending)
+
+    def _wanted(self, stream: str, type_name: str) -> bool:
+        key = (stream.partition(":")[0], type_name)
+        found = self.wanted.get(key)
+        if found is None:
+            found = self.wanted[key] = type_name == "Retracted" or any(
+                p.wants(key[0], type_name) for p in self.ledger.projectors)
+        return found
+
+    def result(self, skipped: int) -> AppendResult:
+        if not self.appended:
+            return AppendResult(0, skipped, None, None, None)
+        return AppendResult(self.appended, skipped, self.first_seq, self.top, self.recorded_at)
+
+
+class _WriterProcess:
+    """A ``_Writer`` in a forked process of its own, fed through a pipe.
+
+    It opens its own connection, takes the write lock and holds the one transaction; it
+    commits only when told to, after every line was checked. If this process dies (even by
+    SIGKILL) the writer sees the pipe close, or is killed with it, and its transaction rolls
+    back: nothing of the batch is written.
+    """
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.conn, child = multiprocessing.Pipe()
+        parent_pid = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:  # the writer
+            code = 1
+            try:
+                self.conn.close()
+                _die_with(parent_pid)
+                _serve(ledger, child)
+                code = 0
+            finally:
+                os._exit(code)  # no cleanup of the parent's connections (they are not ours)
+        child.close()
+        _, *answer = self._receive()
+        self.recorded_at, self.fresh = answer
+
+    def _receive(self) -> tuple[Any, ...]:
+        try:
+            message: tuple[Any, ...] = pickle.loads(self.conn.recv_bytes())
+        except EOFError:
+            raise StoreError("the ledger's writer process ended unexpectedly; nothing was written") from None
+        if message[0] == "error":
+            raise message[1]
+        return message
+
+    def write(self, pending: Sequence[Pending]) -> None:
+        if pending:
+            payload = [(*p[:6], None) for p in pending]
+            try:
+                self.conn.send_bytes(b"w" + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+            except OSError:
+                self._receive()  # the writer stopped: raise what it reported
+                raise
+
+    def commit(self, skipped: int) -> AppendResult:
+        self.conn.send_bytes(b"c" + pickle.dumps(skipped))
+        _, result = self._receive()
+        assert isinstance(result, AppendResult)
+        return result
+
+    def abort(self) -> None:
+        with suppress(OSError):
+            self.conn.send_bytes(b"a")
+
+    def __enter__(self) -> _WriterProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()  # a writer still waiting rolls back on seeing the pipe closed
+        os.waitpid(self.pid, 0)
+
+
+#: The writer process's copy of its parent's store, kept (never finalised) until it ends.
+_INHERITED: list[Store] = []
+
+
+class _Abort(Exception):
+    """The batch had errors: roll the writer's transaction back."""
+
+
+def _serve(ledger: Ledger, conn: Connection) -> None:
+    """The writer process: one write transaction, fed records until told to commit or abort."""
+    try:
+        # A connection of its own. The parent's store stays referenced and is never closed
+        # here: finalising it would close the parent's connections (PostgreSQL would end its
+        # session).
+        _INHERITED.append(ledger.store)
+        ledger.store = Store(ledger.store.url_text)
+        with ledger.store.write() as tx:
+            writer = _Writer(ledger, tx)
+            conn.send_bytes(pickle.dumps(("ready", writer.recorded_at, writer.fresh)))
+            while True:
+                message = conn.recv_bytes()
+                if message[:1] == b"w":
+                    writer.write(pickle.loads(message[1:]))
+                elif message[:1] == b"c":
+                    result = writer.result(pickle.loads(message[1:]))
+                    break
+                else:
+                    raise _Abort
+        conn.send_bytes(pickle.dumps(("done", result)))
+    except (_Abort, EOFError):
+        return
+    except BaseException as exc:
+        with suppress(Exception):
+            conn.send_bytes(pickle.dumps(("error", _picklable(exc))))
+        raise
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return StoreError(f"the ledger's writer failed: {type(exc).__name__}: {exc}")
+
+
+def _die_with(parent_pid: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), so a killed clerk's
+    writer never outlives it holding the write lock."""
+    with suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before that took effect
+        os._exit(1)
+
+
+__all__ = ["EVENT_TYPES", "AppendResult", "Ledger", "Projector"]

@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from ledger.records import GENESIS, canonical
+from ledger.interchange import canonical
+from ledger.records import GENESIS
 from ledger.store import LOCK_FUNCTION, Store, StoreError, Tx
 
 #: What every refusal says, on both databases.

@@ -1,24 +1,43 @@
-"""Reading the JSON Lines interchange format into event models, with errors per line and field."""
+"""Reading the JSON Lines interchange format: shape checks, with errors per line and field.
+
+A good line becomes a :class:`Line`: its event as content (public field names, JSON values,
+no empty optionals, without ``id`` and ``recorded_by``), its occurred-at instant, and the
+canonical bytes and fingerprint of that content, which is what the ledger checks and stores.
+
+Two readers give the same answer. The *checked* reader (``parse_event``: orjson, then the
+event models with their Python validators) decides every line it sees and words every error.
+The *fast* reader runs first: a validator derived from the same models in which each Python
+hook is replaced by a native constraint that accepts a subset of what the hook accepts
+(``_fast_schema``), so a line it accepts is one the checked reader accepts with the same
+content (a property test holds them equal). Anything it refuses, and every event carrying a
+free-form object (a replacement, a pack, a schedule), goes to the checked reader.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
+from functools import cache
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from pydantic_core import SchemaValidator
 
-from ledger.events import EVENT_ADAPTER, EVENT_TYPES, CalendarYearAdded, Corrected, EventModel, PolicyAdded
+from ledger import events as ev
+from ledger.events import EARLIEST, EVENT_ADAPTER, EVENT_TYPES, EventModel
 
 MAX_LINE_BYTES = 1_000_000
 
-#: Events with free-form JSON objects inside (a replacement, a pack, a schedule): their
-#: objects must be read by the same JSON reader as everything stored, so they always take
-#: the checked path (orjson refuses NaN and integers beyond 64 bits; pydantic's reader would not).
-_FREE_FORM = (Corrected, PolicyAdded, CalendarYearAdded)
+#: Events with free-form JSON objects inside: their objects must be read by the same JSON
+#: reader as everything stored (orjson refuses NaN and integers beyond 64 bits), so they
+#: always take the checked path.
+FREE_FORM = frozenset({"Corrected", "PolicyAdded", "CalendarYearAdded"})
+
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -42,12 +61,56 @@ class InvalidInput(Exception):
         super().__init__("\n".join(str(e) for e in errors))
 
 
-@dataclass(frozen=True)
+def canonical(data: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, UTF-8 kept as is.
+
+    orjson writes exactly what ``json.dumps(sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"))`` writes for the ledger's data (strings, ints, bools, None, lists,
+    dicts), about ten times faster: the hash chain and fingerprints hash these bytes.
+    """
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass(slots=True)
 class Line:
-    """A line that passed the shape checks."""
+    """A line that passed the shape checks, as the write side checks and stores it."""
 
     number: int
-    event: EventModel
+    type: str
+    data: dict[str, Any]  # the event's content: public names, JSON values, no id/recorded_by/None
+    at: datetime  # occurred_at
+    id: str | None
+    recorded_by: str | None
+    body: bytes = b""  # canonical bytes of ``data`` (set by ``seal``)
+    fingerprint: str = ""  # sha256 of ``body``: the identity of the content for idempotency
+
+    @classmethod
+    def of(cls, number: int, event: EventModel) -> Line:
+        """The line of a validated event model (the checked path, and the clerk commands)."""
+        data = event.content()
+        data.pop("id", None)
+        data.pop("recorded_by", None)
+        line = cls(number, event.type_name, data, event.occurred_at, event.id, event.recorded_by)
+        if line.type != "Corrected":  # its replacement is normalised once its target is known
+            line.seal()
+        return line
+
+    def seal(self) -> None:
+        self.body = canonical(self.data)
+        self.fingerprint = hashlib.sha256(self.body).hexdigest()
+
+    def stream(self) -> str:
+        """The stream (aggregate) this event belongs to, e.g. ``case:SHZ-2024-0001``
+        (a correction's is its target's, known only to the ledger)."""
+        prefix, field_name = _STREAMS[self.type]
+        return prefix + str(self.data[field_name])
+
+
+#: Each event type's stream: the prefix (``case:``) and the field naming it.
+_STREAMS = {name: (f"{cls.stream_kind}:", cls.stream_field) for name, cls in EVENT_TYPES.items()}
+
+
+# --- the checked reader -------------------------------------------------------------------
 
 
 def _field_path(loc: tuple[Any, ...], type_name: str | None) -> str:
@@ -111,47 +174,210 @@ def _json_error(text: str) -> str:
     return "not valid JSON"  # orjson refuses what json accepts (e.g. NaN or lone surrogates)
 
 
+def _checked(number: int, raw: str | bytes, tz: tzinfo) -> tuple[Line | None, list[LineError]]:
+    """One line the checked way: every error worded, line and field named."""
+    if isinstance(raw, bytes):
+        if len(raw) > MAX_LINE_BYTES:
+            return None, [LineError(number, "", f"line is longer than {MAX_LINE_BYTES} bytes")]
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, [LineError(number, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    # A byte-order mark (Excel and Notepad write one) is not part of the first line.
+    text = raw.removeprefix("\ufeff").strip() if number == 1 else raw.strip()
+    if not text:
+        return None, []
+    if len(text) > MAX_LINE_BYTES:
+        return None, [LineError(number, "", f"line is longer than {MAX_LINE_BYTES} bytes")]
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None, [LineError(number, "", _json_error(text))]
+    event, errors = parse_event(data, number, tz)
+    return (Line.of(number, event) if event is not None else None), errors
+
+
+# --- the fast reader ----------------------------------------------------------------------
+
+#: Characters the fast reader accepts in an identifier: ranges where every character is
+#: printable to Python (``str.isprintable``, what ``events._printable_id`` asks), so that the
+#: Unicode tables of the native regex and of Python can never disagree (a test checks every
+#: code point). Identifiers with other characters are decided by the checked reader.
+FAST_ID_RANGES = ((0x20, 0x7E), (0x2010, 0x2027), (0x3001, 0x303F), (0x3400, 0x4DBF),
+                  (0x4E00, 0x9FEF), (0xFF01, 0xFF60))
+_FAST_ID = "^[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in FAST_ID_RANGES) + "]+$"
+#: Exactly the characters ``events._no_control`` refuses.
+_NO_CONTROL = r"^[^\x{0}-\x{8}\x{b}\x{c}\x{e}-\x{1f}\x{7f}-\x{9f}]*$"
+#: Instants as the models write them back (so the stored text is the input's): a time to
+#: the second with an offset other than +/-00:00, or Z. Anything else is decided by the
+#: checked reader, which also places naive times in the store's timezone.
+_FAST_INSTANT = (r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                 r"(Z|[+-](0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]|[+-]00:(0[1-9]|[1-5][0-9]))$")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the fast reader finishes in Python for one event type."""
+
+    instants: tuple[str, ...]  # fields other than occurred_at holding instants (parsed, range-checked)
+    distinct: tuple[str, ...]  # list fields whose items must differ (``_distinct``)
+    nested: tuple[str, ...]  # nested objects whose empty optionals are dropped
+
+
+class _Unsupported(Exception):
+    """A validator the fast reader has no native equivalent for."""
+
+
+def _native(schema: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
+    """A core schema with each known Python hook replaced by a native constraint that
+    accepts a subset of what it accepts; ``notes`` learns what Python must still finish."""
+    kind = schema.get("type")
+    if kind in ("function-after", "function-before"):
+        name = getattr(schema["function"]["function"], "__name__", "")
+        inner = schema.get("schema", {})
+        if name == "_printable_id":
+            return {**_native(inner, notes), "pattern": _FAST_ID}
+        if name == "_no_control":
+            return {**_native(inner, notes), "pattern": _NO_CONTROL}
+        if name == "_instant_validator":
+            notes["kind"] = "instant"
+            return {"type": "str", "pattern": _FAST_INSTANT}
+        if name == "_not_a_flag":
+            return {**_native(inner, notes), "strict": True}
+        if name == "_distinct":
+            notes["kind"] = "distinct"
+            return _native(inner, notes)
+        raise _Unsupported(name)
+    if kind == "model":
+        inner = _plan_of_fields(schema)
+        if any(inner.values()):
+            raise _Unsupported("a nested object with instants, distinct lists or objects")
+        notes["kind"] = "nested"
+        return _typed_dict(schema)
+    if kind in ("function-wrap", "function-plain", "model-fields", "definitions", "definition-ref"):
+        raise _Unsupported(str(kind))
+    out = {k: v for k, v in schema.items() if k not in ("metadata", "ref", "serialization")}
+    for key in ("schema", "items_schema"):
+        if isinstance(out.get(key), dict):
+            out[key] = _native(out[key], notes)
+    return out
+
+
+def _typed_dict(model: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, field in model["schema"]["fields"].items():
+        if name == "recorded_at":
+            continue  # refused by the checked reader, with its message
+        schema, required = field["schema"], True
+        if schema.get("type") == "default":
+            required = False
+            if schema.get("default") is None:
+                schema = schema["schema"]  # absent stays absent (content drops empty optionals)
+        key = field.get("validation_alias") if isinstance(field.get("validation_alias"), str) else name
+        fields[key] = {"type": "typed-dict-field", "schema": _native(schema, {}), "required": required}
+    # In sorted order: the validator gives the keys in this order, so the content is written
+    # canonically (sorted keys) without sorting it again.
+    fields = dict(sorted(fields.items()))
+    config = {k: v for k, v in model.get("config", {}).items() if k in ("str_strip_whitespace",)}
+    return {"type": "typed-dict", "fields": fields, "extra_behavior": "forbid", "config": config}
+
+
+def _plan(model: dict[str, Any]) -> _Plan:
+    found = _plan_of_fields(model)
+    instants = [key for key in found["instant"] if key != "occurred_at"]
+    if len(instants) == len(found["instant"]):
+        raise _Unsupported("no occurred_at instant")
+    return _Plan(tuple(instants), tuple(found["distinct"]), tuple(found["nested"]))
+
+
+def _plan_of_fields(model: dict[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {"instant": [], "distinct": [], "nested": []}
+    for name, field in model["schema"]["fields"].items():
+        notes: dict[str, str] = {}
+        if name != "recorded_at":
+            _native(field["schema"], notes)
+        if "kind" in notes:
+            key = field.get("validation_alias") if isinstance(field.get("validation_alias"), str) else name
+            found[notes["kind"]].append(key)
+    return found
+
+
+@cache
+def _fast_reader() -> tuple[SchemaValidator, dict[str, _Plan]]:
+    """The fast validator (one tagged union of typed dicts) and each type's plan."""
+    choices: dict[str, Any] = {}
+    plans: dict[str, _Plan] = {}
+    for name, cls in EVENT_TYPES.items():
+        if name in FREE_FORM:
+            continue
+        model = dict(cls.__pydantic_core_schema__)
+        try:
+            choices[name], plans[name] = _typed_dict(model), _plan(model)
+        except _Unsupported:
+            continue  # read the checked way (a test lists the types the fast reader covers)
+    schema = {"type": "tagged-union", "choices": choices, "discriminator": "type"}
+    return SchemaValidator(schema), plans
+
+
+_fromiso = datetime.fromisoformat
+_sha256 = hashlib.sha256
+
+
+def _in_range(instant: datetime) -> bool:
+    # The fast pattern admits only the years 20xx: the bounds can only be crossed by an offset
+    # in 2000 or 2099, and comparing aware instants is slow, so only those years compare.
+    return instant.year not in (2000, 2099) or EARLIEST <= instant < ev.LATEST
+
+
+def _fast(raw: bytes, number: int) -> Line | None:
+    """The line read natively, or None when the checked reader must decide."""
+    validator, plans = _fast_reader()
+    try:
+        data = validator.validate_json(raw)
+    except ValidationError:
+        return None
+    plan = plans[data["type"]]
+    try:
+        at = _fromiso(data["occurred_at"])
+        for key in plan.instants:
+            value = data.get(key)
+            if value is not None and not _in_range(_fromiso(value)):
+                return None
+    except ValueError:  # the pattern passed a day or hour that does not exist
+        return None
+    if not _in_range(at):
+        return None
+    for key in plan.distinct:
+        if len(set(data[key])) != len(data[key]):
+            return None
+    for key in plan.nested:
+        inner = data.get(key)
+        if inner is not None and None in inner.values():
+            data[key] = {k: v for k, v in inner.items() if v is not None}
+    event_id, recorder = data.pop("id", None), data.pop("recorded_by", None)
+    if None in data.values():
+        data = {k: v for k, v in data.items() if v is not None}
+    body = orjson.dumps(data)  # already in key order (``_typed_dict``)
+    return Line(number, data["type"], data, at, event_id, recorder, body, _sha256(body).hexdigest())
+
+
+def read_lines(lines: Iterable[str | bytes], tz: tzinfo) -> Iterator[tuple[Line | None, list[LineError]]]:
+    """Each input line read: the line (None for a blank or bad one) and its errors."""
+    for number, raw in enumerate(lines, start=1):
+        if type(raw) is bytes and len(raw) <= MAX_LINE_BYTES:
+            line = _fast(raw.removeprefix(_BOM) if number == 1 else raw, number)
+            if line is not None:
+                yield line, []
+                continue
+        yield _checked(number, raw, tz)
+
+
 def parse_lines(lines: Iterable[str | bytes], tz: tzinfo) -> tuple[list[Line], list[LineError]]:
     """Parse JSON Lines; blank lines are skipped; every error of every line is collected."""
     good: list[Line] = []
     errors: list[LineError] = []
-    context = {"tz": tz}
-    for number, raw in enumerate(lines, start=1):
-        if number > 1 and type(raw) is bytes and len(raw) <= MAX_LINE_BYTES:
-            # Fast path: pydantic reads the bytes (UTF-8 and JSON) and validates the event in
-            # one call. Anything it refuses, and every event with free-form objects, goes the
-            # checked way below, which gives the messages (line and field) and decides; a fast
-            # success equals a checked one.
-            try:
-                fast = EVENT_ADAPTER.validate_json(raw, context=context)
-            except ValidationError:
-                fast = None
-            if fast is not None and not isinstance(fast, _FREE_FORM):
-                good.append(Line(number, fast))
-                continue
-        if isinstance(raw, bytes):
-            if len(raw) > MAX_LINE_BYTES:
-                errors.append(LineError(number, "", f"line is longer than {MAX_LINE_BYTES} bytes"))
-                continue
-            try:
-                raw = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                errors.append(LineError(number, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
-                continue
-        # A byte-order mark (Excel and Notepad write one) is not part of the first line.
-        text = raw.removeprefix("\ufeff").strip() if number == 1 else raw.strip()
-        if not text:
-            continue
-        if len(text) > MAX_LINE_BYTES:
-            errors.append(LineError(number, "", f"line is longer than {MAX_LINE_BYTES} bytes"))
-            continue
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            errors.append(LineError(number, "", _json_error(text)))
-            continue
-        event, errs = parse_event(data, number, tz)
+    for line, errs in read_lines(lines, tz):
         errors.extend(errs)
-        if event is not None:
-            good.append(Line(number, event))
+        if line is not None:
+            good.append(line)
     return good, errors

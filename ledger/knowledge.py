@@ -1,43 +1,33 @@
 """What the ledger already knows, for checking the meaning of new events.
 
 ``Knowledge`` holds the entities a batch touches (staff, units, posts, cases, absences,
-policies, calendar years, event ids), derived from the effective facts of their streams,
-and checks each new event against them in the order of the file. A check failure is a
-``LineError`` naming the line and the field.
+policies, calendar years, event ids) and checks each new line against them in the order of
+the file. It works on the lines' content (public field names, JSON values): the same form
+the ledger stores, so an entity is derived the same way from a stored record and from a new
+line. A check failure is a ``LineError`` naming the line and the field.
+
+Entities are loaded on demand: before a chunk of lines is checked, ``wanted`` names the
+streams and ids the chunk touches that are not known yet, the ledger reads them, and ``learn``
+derives the entities (a ledger that was empty when the batch began has nothing to read).
+
+Instants are kept in UTC (one tzinfo, so comparing them is cheap) and written in the store's
+timezone when an error names them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import insort
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
-from pydantic import ValidationError
-
-from ledger.events import (
-    AbsenceEnded,
-    AbsenceStarted,
-    CalendarYearAdded,
-    CaseEvent,
-    Corrected,
-    EventModel,
-    HandedOff,
-    HandoffAccepted,
-    InquiryReceived,
-    PolicyAdded,
-    PostDefined,
-    Replied,
-    Retracted,
-    RolesAssigned,
-    StaffRegistered,
-    StandInDesignated,
-    UnitDefined,
-)
-from ledger.interchange import LineError, parse_event, validation_errors
-from ledger.policy import PolicyCatalogue, PolicyError, PolicyFileError, parse_pack
-from ledger.records import Fact, Record, effective
+from ledger.events import CASE_TYPES, EVENT_TYPES
+from ledger.interchange import Line, LineError, parse_event
+from ledger.policy import KindLimits, PolicyCatalogue, PolicyError, PolicyFileError, parse_pack
+from ledger.records import Record, effective_content
 from ledger.schedules import ScheduleFileError, builtin_schedules, parse_schedule
 
 #: How far ahead of the ledger's clock an occurred-at may be (clock skew between PCs).
@@ -47,8 +37,13 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 #: supervisor, who are registered as staff of that unit (a cycle in any order).
 DEFERRED = {("UnitDefined", "head"), ("UnitDefined", "supervisor"), ("StaffRegistered", "unit")}
 
+#: The streams whose entities the checks consult, by the kind of name that points at them.
+ENTITY_KINDS = ("staff", "unit", "post", "case")
 
-@dataclass
+_fromiso = datetime.fromisoformat
+
+
+@dataclass(slots=True)
 class IdInfo:
     """An event id the ledger holds: where it lives and what it says."""
 
@@ -59,14 +54,14 @@ class IdInfo:
     line: int = 0  # line of this batch that added it (0 = already stored)
 
 
-@dataclass
+@dataclass(slots=True)
 class Absence:
     start_id: str
     start: datetime
     end: datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseState:
     received_id: str
     received_at: datetime
@@ -76,84 +71,146 @@ class CaseState:
     pending: set[str] = field(default_factory=set)  # staff a handoff awaits
 
 
+@cache
+def reference_plan(type_name: str) -> tuple[tuple[str, str, bool], ...]:
+    """(field, kind, may point forward) of each name an event type refers to."""
+    cls = EVENT_TYPES[type_name]
+    return tuple((f, kind, (type_name, f) in DEFERRED) for f, kind in cls.references.items())
+
+
+def named(type_name: str, data: dict[str, Any]) -> Iterable[tuple[str, str, str]]:
+    """(where, kind, name) of each name an event's content refers to (``received_by[1]``)."""
+    for field_name, kind, _ in reference_plan(type_name):
+        value = data.get(field_name)
+        if value is None:
+            continue
+        if type(value) is list:
+            for i, name in enumerate(value):
+                yield f"{field_name}[{i}]", kind, name
+        else:
+            yield field_name, kind, value
+
+
+Err = Callable[[str, str], None]
+
+
 @dataclass
 class Knowledge:
     """Entities touched by a batch, as the ledger knows them now."""
 
     tz: tzinfo
     now: datetime
-    catalogue: PolicyCatalogue
-    calendar_years: set[int]
-    records: dict[str, list[Record]] = field(default_factory=dict)
+    catalogue: PolicyCatalogue = field(default_factory=PolicyCatalogue.builtin)
+    calendar_years: set[int] = field(default_factory=lambda: set(builtin_schedules()))
+    #: True when every stream is already known (the ledger was empty when the batch began).
+    complete: bool = False
+    loaded: set[str] = field(default_factory=set)  # streams read from the ledger (or absent)
+    stored: dict[str, list[Record]] = field(default_factory=dict)  # their stored records
     ids: dict[str, IdInfo] = field(default_factory=dict)
-    staff: dict[str, StaffRegistered] = field(default_factory=dict)
-    units: dict[str, UnitDefined] = field(default_factory=dict)
+    staff: set[str] = field(default_factory=set)
+    units: set[str] = field(default_factory=set)
     posts: dict[str, tuple[str, str]] = field(default_factory=dict)
     cases: dict[str, CaseState] = field(default_factory=dict)
     absences: dict[str, list[Absence]] = field(default_factory=dict)
+    _limits: dict[tuple[str, str, date], KindLimits | PolicyError] = field(default_factory=dict)
 
-    # -- building ----------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.latest = (self.now + FUTURE_TOLERANCE).astimezone(UTC)
+        #: What each kind of name is checked against (``exists``).
+        self._known: dict[str, Any] = {"staff": self.staff, "unit": self.units, "post": self.posts,
+                                       "case": self.cases, "policy": self.catalogue, "event": self.ids}
+    # -- loading -----------------------------------------------------------------------
 
-    @classmethod
-    def from_records(
-        cls, records: Iterable[Record], ids: dict[str, IdInfo], tz: tzinfo, now: datetime
-    ) -> Knowledge:
-        """Knowledge derived from the stored records of the streams a batch touches."""
-        know = cls(tz=tz, now=now, catalogue=PolicyCatalogue.builtin(),
-                   calendar_years=set(builtin_schedules()), ids=ids)
+    def wanted(self, lines: Sequence[Line], replacements: Iterable[Line]) -> tuple[set[str], set[str]]:
+        """The streams and ids these lines touch that are not known yet.
+
+        ``replacements`` are the corrections' replacements (their names need loading too).
+        Streams of correction targets are found from their ids, once those are loaded.
+        """
+        streams: set[str] = set()
+        ids: set[str] = set()
+        for line in (*lines, *replacements):
+            cls = EVENT_TYPES[line.type]
+            if cls.stream_kind in ENTITY_KINDS:
+                streams.add(f"{cls.stream_kind}:{line.data[cls.stream_field]}")
+            if line.id is not None and line.id not in self.ids:
+                ids.add(line.id)
+            for _, kind, name in named(line.type, line.data):
+                if kind == "event":
+                    if name not in self.ids:
+                        ids.add(name)
+                elif kind in ENTITY_KINDS:
+                    streams.add(f"{kind}:{name}")
+        return streams - self.loaded, ids
+
+    def learn(self, streams: Iterable[str], records: Iterable[Record], ids: dict[str, IdInfo]) -> None:
+        """Take in stored records of ``streams`` (every record of each) and stored ids."""
+        self.ids.update(ids)
+        by_stream: dict[str, list[Record]] = {}
         for rec in records:
-            know.records.setdefault(rec.stream, []).append(rec)
-        for stream in list(know.records):
-            know.derive(stream)
-        return know
+            by_stream.setdefault(rec.stream, []).append(rec)
+        for stream in streams:
+            self.loaded.add(stream)
+            if stream in by_stream:
+                self.stored[stream] = by_stream[stream]
+                self.derive(stream, by_stream[stream])
 
-    def derive(self, stream: str) -> None:
-        """(Re)compute the entity of one stream from its effective facts."""
+    def knows_stream(self, stream: str) -> bool:
+        return self.complete or stream in self.loaded
+
+    def derive(self, stream: str, records: Sequence[Record]) -> None:
+        """(Re)compute the entity of one stream from its records, corrections applied."""
         kind, _, name = stream.partition(":")
         if kind == "staff":
-            self.staff.pop(name, None)
+            self.staff.discard(name)
             self.absences.pop(name, None)
         elif kind == "unit":
-            self.units.pop(name, None)
+            self.units.discard(name)
         elif kind == "post":
             self.posts.pop(name, None)
         elif kind == "case":
             self.cases.pop(name, None)
-        for fact in effective(self.records.get(stream, []), self.tz):
-            self.apply(fact)
+        for fact in effective_content(records):
+            self.apply(fact.record.event_id, fact.content["type"], fact.content, fact.occurred_at.astimezone(UTC))
 
-    def apply(self, fact: Fact) -> None:
-        """Fold one fact into the entities (valid-time order within a stream)."""
-        ev = fact.event
-        if isinstance(ev, UnitDefined):
-            self.units[ev.unit] = ev
-        elif isinstance(ev, StaffRegistered):
-            self.staff[ev.staff] = ev
-        elif isinstance(ev, (PostDefined, RolesAssigned)):
-            self.posts[ev.post] = (ev.a, ev.b)
-        elif isinstance(ev, AbsenceStarted):
-            spans = self.absences.setdefault(ev.staff, [])
-            spans.append(Absence(fact.event_id, ev.occurred_at))
-            spans.sort(key=lambda a: a.start)
-        elif isinstance(ev, AbsenceEnded):
-            opened = self._open_absence_before(ev.staff, ev.occurred_at)
+    def apply(self, event_id: str, type_name: str, data: dict[str, Any], at: datetime) -> None:
+        """Fold one fact into the entities (valid-time order within a stream); ``at`` in UTC."""
+        if type_name in CASE_TYPES:
+            if type_name == "InquiryReceived":
+                self.cases[data["case"]] = CaseState(event_id, at, data["policy"])
+                return
+            state = self.cases.get(data["case"])
+            if state is None:
+                return
+            if type_name == "HandedOff":
+                state.pending.add(data["to"])
+            elif type_name == "HandoffAccepted":
+                state.pending.discard(data["by"])
+            elif type_name == "Replied":
+                state.replied_at, state.replied_id = at, event_id
+        elif type_name == "AbsenceStarted":
+            spans = self.absences.setdefault(data["staff"], [])
+            if spans and spans[-1].start > at:
+                insort(spans, Absence(event_id, at), key=lambda a: a.start)
+            else:
+                spans.append(Absence(event_id, at))
+        elif type_name == "AbsenceEnded":
+            opened = self._open_absence_before(data["staff"], at)
             if opened is not None:
-                opened.end = ev.occurred_at
-        elif isinstance(ev, InquiryReceived):
-            self.cases[ev.case] = CaseState(fact.event_id, ev.occurred_at, ev.policy)
-        elif isinstance(ev, CaseEvent) and ev.case in self.cases:
-            state = self.cases[ev.case]
-            if isinstance(ev, HandedOff):
-                state.pending.add(ev.to)
-            elif isinstance(ev, HandoffAccepted):
-                state.pending.discard(ev.by)
-            elif isinstance(ev, Replied):
-                state.replied_at, state.replied_id = ev.occurred_at, fact.event_id
-        elif isinstance(ev, PolicyAdded):
+                opened.end = at
+        elif type_name == "StaffRegistered":
+            self.staff.add(data["staff"])
+        elif type_name == "UnitDefined":
+            self.units.add(data["unit"])
+        elif type_name in ("PostDefined", "RolesAssigned"):
+            self.posts[data["post"]] = (data["a"], data["b"])
+        elif type_name == "PolicyAdded":
             # It was checked when stored; the catalogue resolves it the same way again.
-            self.catalogue = self.catalogue.with_added(parse_pack(ev.pack, ev.policy))
-        elif isinstance(ev, CalendarYearAdded):
-            self.calendar_years.add(ev.year)
+            self.catalogue = self.catalogue.with_added(parse_pack(data["pack"], data["policy"]))
+            self._known["policy"] = self.catalogue
+            self._limits.clear()
+        elif type_name == "CalendarYearAdded":
+            self.calendar_years.add(data["year"])
 
     def _open_absence_before(self, staff: str, at: datetime) -> Absence | None:
         for absence in reversed(self.absences.get(staff, [])):
@@ -164,82 +221,63 @@ class Knowledge:
     # -- checking -----------------------------------------------------------------------
 
     def exists(self, kind: str, name: str) -> bool:
-        if kind == "staff":
-            return name in self.staff
-        if kind == "unit":
-            return name in self.units
-        if kind == "post":
-            return name in self.posts
-        if kind == "case":
-            return name in self.cases
-        if kind == "policy":
-            return name in self.catalogue.ids()
-        if kind == "event":
-            return name in self.ids
-        return False
+        return name in self._known[kind]
 
-    def check(self, line: int, event: EventModel) -> list[LineError]:
-        """Every meaning error of one event against what is known (deferred refs excluded)."""
+    def when(self, instant: datetime) -> str:
+        """A stored instant as an error names it: in the store's timezone."""
+        return instant.astimezone(self.tz).isoformat()
+
+    def check(self, line: Line, at: datetime) -> list[LineError]:
+        """Every meaning error of one line against what is known (forward references excluded);
+        ``at`` is its occurred-at in UTC."""
         errors: list[LineError] = []
 
         def err(field_name: str, message: str) -> None:
-            errors.append(LineError(line, field_name, message))
+            errors.append(LineError(line.number, field_name, message))
 
-        if event.occurred_at > self.now + FUTURE_TOLERANCE:
-            err("occurred_at", f"{event.occurred_at.isoformat()} is in the future "
+        if at > self.latest:
+            err("occurred_at", f"{line.at.isoformat()} is in the future "
                 f"(the ledger's clock reads {self.now.astimezone(self.tz).isoformat(timespec='seconds')})")
-        self._check_references(event, err, "")
-        if type(event) is PostDefined and event.post in self.posts:
-            err("post", f"post {event.post!r} is already defined; use RolesAssigned to change its A and B")
-        if isinstance(event, (PostDefined, RolesAssigned)) and event.a == event.b:
-            err("b", "the B role must be someone other than the A role")
-        if type(event) is AbsenceStarted:
-            self._check_absence_start(event, err)
-        if type(event) is AbsenceEnded:
-            opened = self._open_absence_before(event.staff, event.occurred_at)
-            if opened is not None:
-                self._check_absence_end(event, opened, err)
-            else:
-                later = [a for a in self.absences.get(event.staff, []) if a.start > event.occurred_at and a.end is None]
-                if later:
-                    err("occurred_at", f"an absence cannot end ({event.occurred_at.isoformat()}) before it "
-                        f"starts ({later[0].start.isoformat()}, event {later[0].start_id})")
-                else:
-                    err("staff", f"{event.staff!r} has no absence in progress at {event.occurred_at.isoformat()}")
-        if type(event) is StandInDesignated and event.until is not None and event.until <= event.occurred_at:
-            err("until", "the designation must end after it is made")
-        if type(event) is InquiryReceived:
-            self._check_inquiry(event, err)
-        elif isinstance(event, CaseEvent):
-            self._check_case_event(event, err)
-        if isinstance(event, (Corrected, Retracted)):
-            self._check_target(event, err)
-        if type(event) is PolicyAdded:
-            try:
-                self.catalogue.with_added(parse_pack(event.pack, event.policy))
-            except PolicyFileError as exc:
-                for message in exc.messages:
-                    err("pack", message)
-            except PolicyError as exc:
-                err("pack", str(exc))
-        if type(event) is CalendarYearAdded:
-            if event.year in self.calendar_years:
-                err("year", f"the calendar already knows {event.year}")
-            try:
-                parse_schedule(event.schedule, f"year {event.year}")
-            except ScheduleFileError as exc:
-                for message in exc.messages:
-                    err("schedule", message)
+        known, data = self._known, line.data
+        for field_name, kind, deferred in reference_plan(line.type):
+            if deferred or (value := data.get(field_name)) is None:
+                continue
+            table = known[kind]
+            if type(value) is list:
+                for i, name in enumerate(value):
+                    if name not in table:
+                        err(f"{field_name}[{i}]", self.unknown(kind, name))
+            elif value not in table:
+                err(field_name, self.unknown(kind, value))
+        check = _CHECKS.get(line.type)
+        if check is not None:
+            check(self, line, at, err)
         return errors
 
-    def _check_references(self, event: EventModel, err: Any, prefix: str) -> None:
-        type_name = type(event).__name__
-        for ref in event.named():
-            if (type_name, ref.field) not in DEFERRED and not self.exists(ref.kind, ref.name):
-                err(prefix + ref.where, self._unknown(ref.kind, ref.name))
+    def check_references(self, type_name: str, data: dict[str, Any], err: Err, prefix: str) -> None:
+        for field_name, kind, deferred in reference_plan(type_name):
+            if deferred:
+                continue
+            value = data.get(field_name)
+            if value is None:
+                continue
+            if type(value) is list:
+                for i, name in enumerate(value):
+                    if not self.exists(kind, name):
+                        err(f"{prefix}{field_name}[{i}]", self.unknown(kind, name))
+            elif not self.exists(kind, value):
+                err(prefix + field_name, self.unknown(kind, value))  # (the same as ``check``, prefixed)
+
+    def deferred_errors(self, line_number: int, type_name: str, data: dict[str, Any]) -> list[LineError]:
+        """The forward references of an accepted line, checked once the whole file is known."""
+        return [
+            LineError(line_number, field_name, self.unknown(kind, data[field_name]))
+            for field_name, kind, deferred in reference_plan(type_name)
+            if deferred and data.get(field_name) is not None and not self.exists(kind, data[field_name])
+        ]
 
     @staticmethod
-    def _unknown(kind: str, name: str) -> str:
+    def unknown(kind: str, name: str) -> str:
         how = {
             "staff": "register them first (StaffRegistered)",
             "unit": "define it first (UnitDefined)",
@@ -250,23 +288,47 @@ class Knowledge:
         }[kind]
         return f"{kind} {name!r} is not known to the ledger: {how}"
 
-    def _check_absence_start(self, event: AbsenceStarted, err: Any) -> None:
-        if event.handover_to == event.staff:
+    def _check_post(self, line: Line, at: datetime, err: Err) -> None:
+        if line.data["post"] in self.posts:
+            err("post", f"post {line.data['post']!r} is already defined; use RolesAssigned to change its A and B")
+        self._check_roles(line, at, err)
+
+    def _check_roles(self, line: Line, at: datetime, err: Err) -> None:
+        if line.data["a"] == line.data["b"]:
+            err("b", "the B role must be someone other than the A role")
+
+    def _check_absence_start(self, line: Line, at: datetime, err: Err) -> None:
+        staff = line.data["staff"]
+        if line.data.get("handover_to") == staff:
             err("handover_to", "a handover goes to someone else")
-        start = event.occurred_at
-        for absence in self.absences.get(event.staff, []):
+        for absence in self.absences.get(staff, []):
             end = absence.end
-            if absence.start <= start and (end is None or start < end):
-                span = f"{absence.start.isoformat()} - {end.isoformat() if end else 'open'}"
-                err("occurred_at", f"overlaps another absence of {event.staff!r} ({span}, event {absence.start_id})")
+            if absence.start <= at and (end is None or at < end):
+                span = f"{self.when(absence.start)} - {self.when(end) if end else 'open'}"
+                err("occurred_at", f"overlaps another absence of {staff!r} ({span}, event {absence.start_id})")
                 return
 
-    def _check_absence_end(self, event: AbsenceEnded, opened: Absence, err: Any) -> None:
-        for other in self.absences.get(event.staff, []):
-            if opened.start < other.start < event.occurred_at:
-                err("occurred_at", f"the absence from {opened.start.isoformat()} would overlap another "
-                    f"absence of {event.staff!r} starting {other.start.isoformat()} (event {other.start_id})")
-                return
+    def _check_absence_end(self, line: Line, at: datetime, err: Err) -> None:
+        staff = line.data["staff"]
+        opened = self._open_absence_before(staff, at)
+        if opened is not None:
+            for other in self.absences.get(staff, []):
+                if opened.start < other.start < at:
+                    err("occurred_at", f"the absence from {self.when(opened.start)} would overlap another "
+                        f"absence of {staff!r} starting {self.when(other.start)} (event {other.start_id})")
+                    return
+            return
+        later = [a for a in self.absences.get(staff, []) if a.start > at and a.end is None]
+        if later:
+            err("occurred_at", f"an absence cannot end ({line.at.isoformat()}) before it "
+                f"starts ({self.when(later[0].start)}, event {later[0].start_id})")
+        else:
+            err("staff", f"{staff!r} has no absence in progress at {line.at.isoformat()}")
+
+    def _check_stand_in(self, line: Line, at: datetime, err: Err) -> None:
+        until = line.data.get("until")
+        if until is not None and _fromiso(until) <= line.at:
+            err("until", "the designation must end after it is made")
 
     def open_absence_overlaps(self) -> list[tuple[str, Absence, Absence]]:
         """Open absences followed by a later absence of the same person (checked at the end)."""
@@ -277,69 +339,120 @@ class Knowledge:
                     found.append((staff, first, second))
         return found
 
-    def _check_inquiry(self, event: InquiryReceived, err: Any) -> None:
-        if event.case in self.cases:
-            err("case", f"case {event.case!r} was already received (event {self.cases[event.case].received_id})")
-        if event.policy in self.catalogue.ids():
-            on = event.occurred_at.astimezone(self.tz).date()
-            try:
-                self.catalogue.limits_for(event.policy, event.kind, on)
-            except PolicyError as exc:
-                err("kind" if "kind" in str(exc) else "policy", str(exc))
+    def _check_inquiry(self, line: Line, at: datetime, err: Err) -> None:
+        data = line.data
+        case = data["case"]
+        if case in self.cases:
+            err("case", f"case {case!r} was already received (event {self.cases[case].received_id})")
+        policy = data["policy"]
+        if policy in self.catalogue:
+            key = (policy, data["kind"], line.at.astimezone(self.tz).date())
+            found = self._limits.get(key)
+            if found is None:
+                try:
+                    found = self.catalogue.limits_for(*key)
+                except PolicyError as exc:
+                    found = exc
+                self._limits[key] = found
+            if isinstance(found, PolicyError):
+                err("kind" if "kind" in str(found) else "policy", str(found))
 
-    def _check_case_event(self, event: CaseEvent, err: Any) -> None:
-        state = self.cases.get(event.case)
+    def _check_case_event(self, line: Line, at: datetime, err: Err) -> None:
+        data = line.data
+        case = data["case"]
+        state = self.cases.get(case)
         if state is None:
             return  # reported as an unknown case by the reference check
-        if event.occurred_at < state.received_at:
-            err("occurred_at", f"is before case {event.case!r} was received ({state.received_at.isoformat()})")
-        if state.replied_at is not None and (isinstance(event, Replied) or event.occurred_at > state.replied_at):
-            err("case", f"case {event.case!r} was replied at {state.replied_at.isoformat()} (event "
+        if at < state.received_at:
+            err("occurred_at", f"is before case {case!r} was received ({self.when(state.received_at)})")
+        if state.replied_at is not None and (line.type == "Replied" or at > state.replied_at):
+            err("case", f"case {case!r} was replied at {self.when(state.replied_at)} (event "
                 f"{state.replied_id}); a later case event must be a correction (Corrected/Retracted)")
-        if isinstance(event, HandedOff) and event.from_ == event.to:
+        if line.type == "HandedOff" and data["from"] == data["to"]:
             err("to", "a handoff goes to someone else")
-        if isinstance(event, HandoffAccepted) and event.by not in state.pending:
-            err("by", f"no handoff to {event.by!r} is pending on case {event.case!r}")
+        if line.type == "HandoffAccepted" and data["by"] not in state.pending:
+            err("by", f"no handoff to {data['by']!r} is pending on case {case!r}")
 
-    def _check_target(self, event: Corrected | Retracted, err: Any) -> None:
-        info = self.ids.get(event.target)
+    def _check_target(self, line: Line, at: datetime, err: Err) -> None:
+        target = line.data["target"]
+        info = self.ids.get(target)
         if info is None:
             return  # reported by the reference check
         if info.type in ("Corrected", "Retracted"):
-            err("target", f"{event.target!r} is itself a {info.type}; correct the original event instead")
+            err("target", f"{target!r} is itself a {info.type}; correct the original event instead")
             return
         if info.retracted:
-            err("target", f"{event.target!r} was already retracted")
+            err("target", f"{target!r} was already retracted")
             return
-        if isinstance(event, Corrected):
-            replacement = {**event.replacement}
-            given_type = replacement.setdefault("type", info.type)
-            if given_type != info.type:
-                err("replacement.type", f"must be {info.type}, the type of the corrected event")
-                return
-            if "recorded_at" in replacement:
-                err("replacement.recorded_at", "is set by the ledger; remove it")
-                return
-            model, errs = parse_event(replacement, 0, self.tz, prefix="replacement.")
-            for e in errs:
-                err(e.field, e.message)
-            if model is None:
-                return
-            if model.id is not None:
-                err("replacement.id", "a replacement keeps the id of the event it corrects; remove it")
-            if model.stream() != info.stream:
-                err(f"replacement.{model.stream_field}",
-                    f"a correction cannot move the event to another {model.stream_kind} "
-                    f"(it belongs to {info.stream})")
-            self._check_references(model, err, "replacement.")
+        if line.type != "Corrected":
+            return
+        replacement = {**line.data["replacement"]}
+        given_type = replacement.setdefault("type", info.type)
+        if given_type != info.type:
+            err("replacement.type", f"must be {info.type}, the type of the corrected event")
+            return
+        if "recorded_at" in replacement:
+            err("replacement.recorded_at", "is set by the ledger; remove it")
+            return
+        model, errs = parse_event(replacement, 0, self.tz, prefix="replacement.")
+        for e in errs:
+            err(e.field, e.message)
+        if model is None:
+            return
+        if model.id is not None:
+            err("replacement.id", "a replacement keeps the id of the event it corrects; remove it")
+        if model.stream() != info.stream:
+            err(f"replacement.{model.stream_field}",
+                f"a correction cannot move the event to another {model.stream_kind} "
+                f"(it belongs to {info.stream})")
+        self.check_references(model.type_name, Line.of(0, model).data, err, "replacement.")
+
+    def _check_policy(self, line: Line, at: datetime, err: Err) -> None:
+        try:
+            self.catalogue.with_added(parse_pack(line.data["pack"], line.data["policy"]))
+        except PolicyFileError as exc:
+            for message in exc.messages:
+                err("pack", message)
+        except PolicyError as exc:
+            err("pack", str(exc))
+
+    def _check_calendar_year(self, line: Line, at: datetime, err: Err) -> None:
+        year = line.data["year"]
+        if year in self.calendar_years:
+            err("year", f"the calendar already knows {year}")
+        try:
+            parse_schedule(line.data["schedule"], f"year {year}")
+        except ScheduleFileError as exc:
+            for message in exc.messages:
+                err("schedule", message)
 
 
-def validate_replacement(event: Corrected, target_type: str, tz: tzinfo) -> EventModel:
-    """The normalised replacement of a (checked) correction."""
-    data = {**event.replacement, "type": target_type}
-    model, _ = parse_event(data, 0, tz)
+#: The checks of each event type beyond its references (functions, not bound methods: a
+#: Knowledge holding its own bound methods would be a cycle, freed only by a full collection).
+_CHECKS: dict[str, Callable[[Knowledge, Line, datetime, Err], None]] = {
+    "PostDefined": Knowledge._check_post, "RolesAssigned": Knowledge._check_roles,
+    "AbsenceStarted": Knowledge._check_absence_start, "AbsenceEnded": Knowledge._check_absence_end,
+    "StandInDesignated": Knowledge._check_stand_in, "InquiryReceived": Knowledge._check_inquiry,
+    "Corrected": Knowledge._check_target, "Retracted": Knowledge._check_target,
+    "PolicyAdded": Knowledge._check_policy, "CalendarYearAdded": Knowledge._check_calendar_year,
+    **dict.fromkeys(CASE_TYPES - {"InquiryReceived"}, Knowledge._check_case_event),
+}
+
+
+def normalised_replacement(line: Line, target_type: str, tz: tzinfo) -> dict[str, Any]:
+    """The replacement of a (checked) correction, normalised like any other event content."""
+    model, _ = parse_event({**line.data["replacement"], "type": target_type}, line.number, tz)
     assert model is not None
-    return model
+    return model.content()
 
 
-__all__ = ["DEFERRED", "IdInfo", "Knowledge", "ValidationError", "validation_errors"]
+def replacement_of(line: Line, tz: tzinfo) -> Line | None:
+    """A correction's replacement as given (its type guessed from it), for loading its names."""
+    replacement = line.data.get("replacement")
+    if not isinstance(replacement, dict) or "type" not in replacement:
+        return None
+    model, _ = parse_event(replacement, line.number, tz)
+    return None if model is None else Line.of(line.number, model)
+
+
+__all__ = ["DEFERRED", "IdInfo", "Knowledge", "named", "normalised_replacement", "replacement_of"]

@@ -12,41 +12,16 @@ import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from functools import cache, cached_property
-from typing import Any
+from functools import cache, cached_property, lru_cache
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel
 
-from ledger.events import EVENT_TYPES, Corrected, EventModel, Retracted
+from ledger.events import EVENT_TYPES, EventModel
+from ledger.interchange import canonical
 
 GENESIS = "0" * 64
-
-
-def canonical(data: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, no spaces, UTF-8 kept as is.
-
-    orjson writes exactly what ``json.dumps(sort_keys=True, ensure_ascii=False,
-    separators=(",", ":"))`` writes for the ledger's data (strings, ints, bools, None, lists,
-    dicts), about ten times faster: the hash chain and fingerprints hash these bytes.
-    """
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-
-
-def fingerprint(content: dict[str, Any]) -> str:
-    """Identity of an event's content for idempotency (ignores id and recorder)."""
-    body = {k: v for k, v in content.items() if k not in ("id", "recorded_by")}
-    return hashlib.sha256(canonical(body)).hexdigest()
-
-
-def stored_content(content: dict[str, Any]) -> tuple[dict[str, Any], bytes, str]:
-    """What a record keeps of an event's content (no id, no recorder), its canonical bytes
-    and its fingerprint (the hash of those bytes): one serialisation serves both."""
-    body = {k: v for k, v in content.items() if k != "id" and k != "recorded_by"}
-    # A copy of exactly its size: orjson's result keeps a 4 KB buffer, and a batch holds one
-    # per event until it is linked (4 GB for a million lines).
-    data = bytes(memoryview(canonical(body)))
-    return body, data, hashlib.sha256(data).hexdigest()
 
 
 def chain_hash(body: dict[str, Any]) -> str:
@@ -63,14 +38,23 @@ def link_bytes(stream: str, version: int, event_id: str, recorded_at: str, recor
     sorted order are event, (hash,) id, prev, recorded_at, recorded_by, stream, version.
     ``recorded_at`` is ISO text and ``prev`` a hex digest, so neither needs escaping.
     """
-    head = b'{"event":' + content_bytes
     tail = b"".join((
-        b',"id":', orjson.dumps(event_id), b',"prev":"', prev.encode(), b'","recorded_at":"',
-        recorded_at.encode(), b'","recorded_by":', orjson.dumps(recorded_by), b',"stream":',
-        orjson.dumps(stream), b',"version":', str(version).encode(), b"}",
+        b',"id":', _json_text(event_id), b',"prev":"', prev.encode(), b'","recorded_at":"',
+        recorded_at.encode(), b'","recorded_by":', _json_text(recorded_by), b',"stream":',
+        _json_text(stream), b',"version":', str(version).encode(), b"}",
     ))
-    digest = hashlib.sha256(head + tail).hexdigest()
-    return digest, b"".join((head, b',"hash":"', digest.encode(), b'"', tail))
+    hashing = hashlib.sha256(b'{"event":')
+    hashing.update(content_bytes)
+    hashing.update(tail)
+    digest = hashing.hexdigest()
+    return digest, b"".join((b'{"event":', content_bytes, b',"hash":"', digest.encode(), b'"', tail))
+
+
+def _json_text(text: str) -> bytes:
+    # Identifiers are mostly plain ASCII, which JSON writes as is between quotes.
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return b'"' + text.encode() + b'"'
+    return orjson.dumps(text)
 
 
 @dataclass(frozen=True)
@@ -156,6 +140,27 @@ def _decoding_plan(cls: type[EventModel]) -> tuple[tuple[str, ...], tuple[tuple[
     return tuple(instants), tuple(nested)
 
 
+class Logged(NamedTuple):
+    """One record of the notification log as a read model takes it in."""
+
+    seq: int
+    stream: str
+    type: str
+    event_id: str
+    content: dict[str, Any]  # the event's content (a correction's holds its target and replacement)
+    recorded_at: str  # when the ledger stored it, as UTC ISO text (sorts in time order)
+
+
+def logged(record: Record) -> Logged:
+    return Logged(record.seq, record.stream, record.type, record.event_id, record.content, utc_text(record.recorded_at))
+
+
+@lru_cache(maxsize=64)
+def utc_text(instant: datetime) -> str:
+    """An instant as UTC ISO text (a batch shares one recorded-at: worked out once)."""
+    return instant.astimezone(UTC).isoformat()
+
+
 def record_from_state(seq: int, stream: str, version: int, state: bytes | str) -> Record:
     data = orjson.loads(state)
     return Record(
@@ -190,40 +195,54 @@ class Fact:
         return (self.event_id, *self.corrections)
 
 
-def correction_event_id(record: Record) -> str:
-    return record.event_id
+@dataclass(frozen=True, slots=True)
+class Stated:
+    """An event's content as it stands after corrections (``effective_content``)."""
+
+    record: Record  # the original record
+    content: dict[str, Any]  # its content, or its latest correction's replacement
+    occurred_at: datetime
+    corrections: tuple[str, ...]  # ids of Corrected records applied
+
+
+def effective_content(records: Iterable[Record], known_at: datetime | None = None) -> list[Stated]:
+    """The contents of some streams as known at ``known_at``, sorted by occurred-at then seq.
+
+    Only records with ``recorded_at <= known_at`` count; a ``Corrected`` record replaces
+    its target's content, a ``Retracted`` record removes it. The one definition of what a
+    correction does: the write side's checks and the read side's rules (``effective``) both
+    stand on it.
+    """
+    facts: dict[str, Stated] = {}
+    for rec in sorted(records, key=lambda r: r.seq):
+        if known_at is not None and rec.recorded_at > known_at:
+            continue
+        content = rec.content
+        kind = content["type"]
+        if kind == "Corrected":
+            old = facts.get(content["target"])
+            if old is not None:
+                new = {**content["replacement"], "type": old.content["type"]}
+                facts[content["target"]] = Stated(old.record, new, datetime.fromisoformat(new["occurred_at"]),
+                                                  (*old.corrections, rec.event_id))
+        elif kind == "Retracted":
+            facts.pop(content["target"], None)
+        else:
+            facts[rec.event_id] = Stated(rec, content, datetime.fromisoformat(content["occurred_at"]), ())
+    return sorted(facts.values(), key=lambda f: (f.occurred_at, f.record.seq))
 
 
 def effective(records: Iterable[Record], tz: tzinfo, known_at: datetime | None = None) -> list[Fact]:
     """The facts of some streams as known at ``known_at``, sorted by occurred-at then seq.
 
-    Only records with ``recorded_at <= known_at`` count; a ``Corrected`` record replaces
-    its target's content (keeping the target's id as the fact's id, so evidence stays
-    stable), a ``Retracted`` record removes it.
+    A corrected fact keeps its original's id (evidence stays stable) and lists the
+    corrections applied (``effective_content``).
     """
-    facts: dict[str, Fact] = {}
-    for rec in sorted(records, key=lambda r: r.seq):
-        if known_at is not None and rec.recorded_at > known_at:
-            continue
-        event = rec.event(tz)
-        if isinstance(event, Corrected):
-            old = facts.get(event.target)
-            if old is not None:
-                replacement = decode_event(
-                    {**event.replacement, "type": old.event.type_name}, tz
-                )
-                facts[event.target] = Fact(
-                    event_id=old.event_id,
-                    event=replacement,
-                    seq=old.seq,
-                    recorded_at=old.recorded_at,
-                    corrections=(*old.corrections, rec.event_id),
-                )
-        elif isinstance(event, Retracted):
-            facts.pop(event.target, None)
-        else:
-            facts[rec.event_id] = Fact(rec.event_id, event, rec.seq, rec.recorded_at)
-    return sorted(facts.values(), key=lambda f: (f.occurred_at, f.seq))
+    return [
+        Fact(s.record.event_id, s.record.event(tz) if not s.corrections else decode_event(s.content, tz),
+             s.record.seq, s.record.recorded_at, s.corrections)
+        for s in effective_content(records, known_at)
+    ]
 
 
 def as_of(facts: Sequence[Fact], at: datetime) -> list[Fact]:

@@ -13,6 +13,7 @@ Store URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -156,6 +157,7 @@ class Store:
     """The library's application recorder and tracking recorder, plus one transaction API."""
 
     def __init__(self, url: str = DEFAULT_URL):
+        self.url_text = url
         self.url = StoreUrl.parse(url)
         self.dialect = self.url.dialect
         try:
@@ -192,6 +194,10 @@ class Store:
 
     def close(self) -> None:
         self.factory.close()
+
+    def can_fork(self) -> bool:
+        """Whether a forked process can open this store too (an in-memory SQLite cannot)."""
+        return hasattr(os, "fork") and not (self.dialect == "sqlite" and ":memory:" in self.url.sqlite_path)
 
     # -- transactions ----------------------------------------------------------------
 
@@ -319,28 +325,27 @@ class Store:
 
     # -- events ----------------------------------------------------------------------
 
-    def insert(self, tx: Tx, stored: Sequence[StoredEvent]) -> list[int]:
-        """Insert stored events with the library's recorder; returns their sequence numbers."""
-        if not stored:
+    def insert(self, tx: Tx, rows: Sequence[tuple[str, int, str, bytes]], top: int) -> list[int]:
+        """Insert events (stream, version, type, state) after the head ``top``; their sequence numbers.
+
+        SQLite: inside our serialised write transaction each row is given its rowid (the next
+        after the head) in one ``executemany`` (the library's recorder inserts row by row to
+        learn each rowid). PostgreSQL: the library's recorder, which returns the ids the
+        sequence gave.
+        """
+        if not rows:
             return []
         if self.dialect == "sqlite":
-            # The library's SQLite recorder inserts row by row to learn each rowid. Inside our
-            # serialised write transaction the same statement goes in one executemany, and the
-            # new rows are exactly those past the previous top, in insertion order (SQLite gives
-            # each new row the largest rowid + 1, and nothing is ever deleted).
-            top = self.max_seq(tx)
+            seqs = list(range(top + 1, top + 1 + len(rows)))
             tx.cursor.executemany(
-                self.recorder.insert_events_statement,
-                [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored],
+                f"INSERT INTO {self.events_table} (rowid, originator_id, originator_version, topic, state)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(seq, *row) for seq, row in zip(seqs, rows, strict=True)],
             )
-            tx.execute(f"SELECT rowid FROM {self.events_table} WHERE rowid > ? ORDER BY rowid", (top,))
-            seqs = [int(r[0]) for r in tx.fetchall()]
-            if len(seqs) != len(stored):
-                raise StoreError(f"inserted {len(stored)} events but found {len(seqs)} new rows")
             return seqs
+        stored = [StoredEvent(originator_id=o, originator_version=v, topic=t, state=s) for o, v, t, s in rows]
         self.recorder._insert_stored_events(tx.cursor, stored)
-        ids = self.recorder._fetch_ids_after_insert_events(tx.cursor, stored)
-        return list(ids)
+        return list(self.recorder._fetch_ids_after_insert_events(tx.cursor, stored))
 
     def stream_rows(self, tx: Tx, streams: Sequence[str]) -> list[tuple[int, str, int, bytes]]:
         """(seq, stream, version, state) of every event in the given streams."""
@@ -407,6 +412,15 @@ class Store:
         params.append(limit)
         tx.execute(sql, params)
         return [(int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall()]
+
+    def log_page(self, tx: Tx, after: int, upto: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
+        """Notification log page with each event's type: (seq, stream, version, type, state)."""
+        tx.execute(
+            f"SELECT {self.seq_column}, originator_id, originator_version, topic, state FROM {self.events_table}"
+            f" WHERE {self.seq_column} > ? AND {self.seq_column} <= ? ORDER BY {self.seq_column} LIMIT ?",
+            (after, upto, limit),
+        )
+        return [(int(q), str(o), int(v), str(t), bytes(s)) for q, o, v, t, s in tx.fetchall()]
 
     def head_row(self, tx: Tx) -> tuple[int, bytes] | None:
         tx.execute(

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
-from functools import lru_cache
 
 from ledger.events import EVENT_TYPES
-from ledger.records import Record
+from ledger.records import Logged
 from ledger.store import Tx
 
 
@@ -27,6 +26,9 @@ class CaseIndex:
 
     name = "case_index"
 
+    def wants(self, kind: str, topic: str) -> bool:
+        return topic == "InquiryReceived"  # a case's first record (nothing comes before receipt)
+
     def schema(self) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS rm_cases ("
@@ -34,12 +36,9 @@ class CaseIndex:
             " first_recorded_at TEXT NOT NULL)",
         ]
 
-    def project(self, tx: Tx, records: Sequence[Record]) -> None:
-        first: dict[str, Record] = {}
-        for r in records:  # a case's first record in the batch (the log is in order)
-            if r.stream.startswith("case:") and r.stream not in first:
-                first[r.stream] = r
-        rows = [(stream.removeprefix("case:"), stream, r.seq, _utc(r)) for stream, r in first.items()]
+    def project(self, tx: Tx, records: Sequence[Logged]) -> None:
+        rows = [(r.stream.removeprefix("case:"), r.stream, r.seq, r.recorded_at)
+                for r in records if r.type == "InquiryReceived"]
         tx.executemany(
             "INSERT INTO rm_cases (case_id, stream, first_seq, first_recorded_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (case_id) DO NOTHING",
@@ -48,6 +47,9 @@ class CaseIndex:
 
     def reset(self, tx: Tx) -> None:
         tx.execute("DELETE FROM rm_cases")
+
+
+_CASE_LIFE_TYPES = frozenset({"InquiryReceived", "Replied", "Corrected", "Retracted"})
 
 
 class CaseLife:
@@ -62,6 +64,9 @@ class CaseLife:
 
     name = "case_life"
 
+    def wants(self, kind: str, topic: str) -> bool:
+        return kind == "case" and topic in _CASE_LIFE_TYPES
+
     def schema(self) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS rm_case_life ("
@@ -69,16 +74,16 @@ class CaseLife:
             " replied_at TEXT, replied_recorded_at TEXT, judge_in_full INTEGER NOT NULL DEFAULT 0)",
         ]
 
-    def project(self, tx: Tx, records: Sequence[Record]) -> None:
+    def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         received, replied, corrected = [], [], []
         for r in records:
             if not r.stream.startswith("case:"):
                 continue
             case = r.stream.removeprefix("case:")
             if r.type == "InquiryReceived":
-                received.append((case, _utc_text(str(r.content["occurred_at"])), _utc(r)))
+                received.append((case, _utc_text(str(r.content["occurred_at"])), r.recorded_at))
             elif r.type == "Replied":
-                replied.append((_utc_text(str(r.content["occurred_at"])), _utc(r), case))
+                replied.append((_utc_text(str(r.content["occurred_at"])), r.recorded_at, case))
             elif r.type in ("Corrected", "Retracted"):
                 corrected.append((case,))
         # In this order: a batch's inquiries come before their replies and corrections.
@@ -106,6 +111,9 @@ class History:
 
     name = "history"
 
+    def wants(self, kind: str, topic: str) -> bool:
+        return kind in ("staff", "post")
+
     def schema(self) -> list[str]:
         return [
             # One row per record, appended in log order (the tracking position, moved in the
@@ -119,7 +127,7 @@ class History:
             " ON rm_history (stream, type, occurred_at, recorded_at, until, seq)",
         ]
 
-    def project(self, tx: Tx, records: Sequence[Record]) -> None:
+    def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         rows = []
         for r in records:
             if not r.stream.startswith(("staff:", "post:")):
@@ -132,7 +140,7 @@ class History:
                 target, content = str(content["target"]), {}
             occurred, until = content.get("occurred_at"), content.get("until")
             rows.append((r.stream, r.seq, r.event_id, r.type, None if occurred is None else _utc_text(str(occurred)),
-                         _utc(r), target, None if until is None else _utc_text(str(until))))
+                         r.recorded_at, target, None if until is None else _utc_text(str(until))))
         tx.executemany(
             "INSERT INTO rm_history (stream, seq, event_id, type, occurred_at, recorded_at, target, until)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows,
@@ -158,13 +166,16 @@ class Membership:
 
     name = "membership"
 
+    def wants(self, kind: str, topic: str) -> bool:
+        return kind in ("unit", "post")
+
     def schema(self) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS rm_members ("
             " staff TEXT NOT NULL, stream TEXT NOT NULL, PRIMARY KEY (staff, stream))",
         ]
 
-    def project(self, tx: Tx, records: Sequence[Record]) -> None:
+    def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         rows = {
             (name, r.stream)
             for r in records if r.stream.startswith(("unit:", "post:"))
@@ -199,16 +210,6 @@ def staff_named(content: dict[str, object]) -> set[str]:
 
 def _utc_text(instant: str) -> str:
     return datetime.fromisoformat(instant).astimezone(UTC).isoformat()
-
-
-def _utc(record: Record) -> str:
-    # ISO strings in UTC compare in time order. A batch shares one recorded_at: format it once.
-    return _utc_of(record.recorded_at)
-
-
-@lru_cache(maxsize=64)
-def _utc_of(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat()
 
 
 def default_projectors(tz: tzinfo | None) -> list[CaseIndex | CaseLife | History | Membership]:

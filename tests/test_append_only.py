@@ -249,13 +249,16 @@ def test_db_roles_makes_a_reader_who_can_only_read(roles: Any, tmp_path: Path) -
     assert run(reader_url, "digest").stdout.strip() == run(url, "digest").stdout.strip()
 
     # The real command, as a committee member would type it: a clear refusal, no traceback.
-    more = tmp_path / "more.jsonl"
-    more.write_text("\n".join(jsonl(inquiry("C1"))) + "\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "--store", reader_url, "append", str(more)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ})
-    assert proc.returncode == 1
-    assert f"role '{reader}' may not write to this ledger" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    # One line, and a register large enough to be stored by a writer process of its own
+    # (the refusal reaches the clerk's process from there).
+    for n in (1, 5000):
+        more = tmp_path / "more.jsonl"
+        more.write_text("\n".join(jsonl(*(inquiry(f"C{i}") for i in range(n)))) + "\n", encoding="utf-8")
+        proc = subprocess.run([sys.executable, "-m", "cli.main", "--store", reader_url, "append", str(more)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ})
+        assert proc.returncode == 1
+        assert f"role '{reader}' may not write to this ledger" in proc.stderr
+        assert "Traceback" not in proc.stderr
 
     with connect_as(url, reader) as conn:
         assert conn.execute("SELECT COUNT(*) FROM ledger_events").fetchone() == (len(BASE),)

@@ -3,9 +3,10 @@
 A batch is one database transaction, so a process that dies inside it leaves the ledger
 exactly as it was: same events, same head digest, chain intact. Running the same append
 again completes it; a third run finds every id already stored and appends nothing.
-The kill is real and lands while the process is inserting rows it has not committed (SQLite:
-it holds the write lock and its pages spill into the write-ahead log; PostgreSQL: the events
-sequence has moved past the head).
+The kill is real and lands inside the transaction, before the batch could be committed: the
+clerk's process is still reading its register, and the writer holds the write lock (SQLite) or
+has inserted rows (PostgreSQL: the events sequence has moved past the head). A large batch is
+stored by a writer process of the clerk's; it dies with it, and its transaction rolls back.
 """
 
 from __future__ import annotations
@@ -41,16 +42,12 @@ def append(store_url: str, path: Path) -> subprocess.Popen[str]:
     )
 
 
-def sqlite_inserting(store_url: str) -> Callable[[], bool]:
-    """True once another connection, holding the write lock, has spilled over a megabyte of
-    uncommitted pages into the write-ahead log: it is inserting rows, and has not committed."""
+def sqlite_locked(store_url: str) -> Callable[[], bool]:
+    """True while another connection holds the write lock: a batch's transaction is open
+    (its rows sit in the writer's page cache until the commit)."""
     path = store_url[len("sqlite:///"):]
-    wal = Path(path + "-wal")
-    baseline = wal.stat().st_size if wal.exists() else 0
 
     def probe() -> bool:
-        if not wal.exists() or wal.stat().st_size < baseline + 1_000_000:
-            return False
         conn = sqlite3.connect(path, timeout=0, isolation_level=None)
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -82,6 +79,27 @@ def postgres_inserting(store_url: str, before: int) -> Callable[[], bool]:
     return probe
 
 
+def still_reading(proc: subprocess.Popen[str], path: Path) -> Callable[[], bool]:
+    """True while the clerk's process has read less than 80% of the register: it has not yet
+    finished checking it, so it cannot have told its writer to commit (a large batch is
+    stored by a writer process that commits only when told, once every line is checked)."""
+    size = path.stat().st_size
+
+    def probe() -> bool:
+        fds = Path(f"/proc/{proc.pid}/fd")
+        try:
+            for fd in fds.iterdir():
+                if fd.resolve() == path.resolve():
+                    info = (Path(f"/proc/{proc.pid}/fdinfo") / fd.name).read_text()
+                    position = int(info.split("pos:")[1].split()[0])
+                    return position < 0.8 * size
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return False
+
+    return probe
+
+
 def kill_mid_transaction(proc: subprocess.Popen[str], in_transaction: Callable[[], bool], linger: float) -> None:
     deadline = time.monotonic() + 120
     while not in_transaction():
@@ -105,10 +123,12 @@ def test_a_killed_append_leaves_the_ledger_as_before_and_can_be_rerun(
     path = register(tmp_path / "register.jsonl")
 
     proc = append(store_url, path)
+    reading = still_reading(proc, path)
     if store_url.startswith("sqlite"):
-        kill_mid_transaction(proc, sqlite_inserting(store_url), linger=0.02)
+        writing = sqlite_locked(store_url)
     else:
-        kill_mid_transaction(proc, postgres_inserting(store_url, before_count), linger=0.02)
+        writing = postgres_inserting(store_url, before_count)
+    kill_mid_transaction(proc, lambda: writing() and reading(), linger=0)
 
     assert sum(1 for _ in ledger.log()) == before_count, "a killed batch left events behind"
     assert head(ledger.store) == before_head

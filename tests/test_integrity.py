@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from eventsourcing.persistence import StoredEvent
 
 from cli.main import cli
 from ledger.integrity import EMPTY, Head, verify
@@ -349,8 +348,8 @@ def _synthetic_chain(store: Store, count: int) -> None:
                               "staff": f"s-{n}", "name": f"职员{n}", "rank": 1, "unit": "repair"}, prev, "")
                 rec = replace(rec, hash=chain_hash(rec.body()))
                 prev = rec.hash
-                stored.append(StoredEvent(rec.stream, 1, rec.type, rec.state()))
-            store.insert(tx, stored)
+                stored.append((rec.stream, 1, rec.type, rec.state()))
+            store.insert(tx, stored, start)
 
 
 def test_verify_memory_does_not_grow_with_the_ledger(sqlite_url: str, tmp_path: Any) -> None:
