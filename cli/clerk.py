@@ -155,12 +155,10 @@ def correct(state: State, target: str, reason: str, changes: tuple[str, ...], ac
     Example:
       ledger correct --target r2024-0042 --set occurred_at=2024-03-05T16:00:00+08:00 --reason 登记时间有误
     """
-    with state.ledger.store.read() as tx:
-        tx.execute("SELECT stream FROM ledger_ids WHERE id = ?", (target,))
-        row = tx.fetchone()
-    if row is None:
+    stream = state.ledger.locate(target)
+    if stream is None:
         raise click.ClickException(f"no event with id {target!r} is in the ledger")
-    facts = effective(state.ledger.records([row[0]]), state.tz)
+    facts = effective(state.ledger.records([stream]), state.tz)
     fact = next((f for f in facts if f.event_id == target), None)
     if fact is None:
         raise click.ClickException(f"event {target!r} is retracted or is itself a correction")

@@ -33,19 +33,25 @@ from eventsourcing.persistence import Tracking
 
 from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.integrity import append_only_statements
-from ledger.interchange import InvalidInput, Line, LineError, read_lines
+from ledger.interchange import InvalidInput, Line, LineError, canonical, fingerprint, read_lines
 from ledger.knowledge import ENTITY_KINDS, IdInfo, Knowledge, normalised_replacement, replacement_of
 from ledger.records import GENESIS, Logged, Record, link_bytes, logged, record_from_state, utc_text
 from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
-LEDGER_SCHEMA = [
-    # Settings fixed when the ledger is created (its timezone).
-    "CREATE TABLE IF NOT EXISTS ledger_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # Every event id (given by the sender or assigned), for idempotency and corrections.
-    "CREATE TABLE IF NOT EXISTS ledger_ids ("
-    " id TEXT PRIMARY KEY, seq BIGINT NOT NULL, stream TEXT NOT NULL, type TEXT NOT NULL,"
-    " fingerprint TEXT NOT NULL, retracted INTEGER NOT NULL DEFAULT 0)",
-]
+
+def ledger_schema(dialect: str) -> list[str]:
+    """The ledger's own tables beside the library's."""
+    # SQLite: the id index's rows live in its key's B-tree (one write per event, not two).
+    table = " WITHOUT ROWID" if dialect == "sqlite" else ""
+    return [
+        # Settings fixed when the ledger is created (its timezone).
+        "CREATE TABLE IF NOT EXISTS ledger_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        # Every event id (given by the sender or assigned) and where it is in the log, for
+        # idempotency and corrections; stream, type and content are the event's own. (Ledgers
+        # made before 0.2 also keep stream, type and fingerprint here: ``Ledger.ids_layout``.)
+        "CREATE TABLE IF NOT EXISTS ledger_ids ("
+        f" id TEXT PRIMARY KEY, seq BIGINT NOT NULL, retracted INTEGER NOT NULL DEFAULT 0){table}",
+    ]
 
 #: Lines read, checked and stored together (one round of loading and of inserts).
 CHUNK = 4096
@@ -61,14 +67,16 @@ class Projector(Protocol):
 
     name: str
 
-    def schema(self) -> list[str]: ...
+    def schema(self, dialect: str) -> list[str]: ...
 
     def wants(self, kind: str, topic: str) -> bool:
         """Whether records of this stream kind (``case``) and type concern the read model
         (others are not decoded)."""
         ...
 
-    def project(self, tx: Tx, records: Sequence[Logged]) -> None: ...
+    def project(self, tx: Tx, records: Sequence[Logged]) -> None:
+        """Fold records into the tables: only those ``wants`` asked for, in log order."""
+        ...
 
     def reset(self, tx: Tx) -> None: ...
 
@@ -126,12 +134,15 @@ class Ledger:
         self.store = Store(url)
         #: Batches of at least this many lines are appended by two processes (``_append_in_two``).
         self.parallel_from = CHUNK
+        self._audiences: dict[tuple[str, str], tuple[Projector, ...]] = {}  # (stream kind, type) -> read models
         self.projectors = list(projectors)
-        schema = list(LEDGER_SCHEMA)
+        schema = ledger_schema(self.store.dialect)
         schema.extend(append_only_statements(self.store.dialect, self.store.events_table))
         for projector in self.projectors:
-            schema.extend(projector.schema())
+            schema.extend(projector.schema(self.store.dialect))
         self.store.create_schema(schema)
+        #: Whether the id index also copies each event's stream, type and fingerprint (made before 0.2).
+        self.ids_copy_events = "fingerprint" in self.store.columns("ledger_ids")
         self.tz = self._timezone(tz)
         self.catch_up()
 
@@ -183,9 +194,9 @@ class Ledger:
                 writer = _Writer(self, tx)
                 checker = _Checker(self, tx, writer.recorded_at, writer.fresh, actor)
                 for chunk in chunks:
-                    pending = checker.take(chunk)
+                    pending, contents = checker.take(chunk)
                     if not checker.errors:  # after an error the batch is only checked, not stored
-                        writer.write(pending)
+                        writer.write(pending, contents)
                 checker.finish()
                 if checker.errors:
                     raise InvalidInput(checker.sorted_errors())  # the transaction rolls back
@@ -199,7 +210,7 @@ class Ledger:
             with self.store.read() as tx:
                 checker = _Checker(self, tx, writer.recorded_at, writer.fresh, actor)
                 for chunk in chunks:
-                    pending = checker.take(chunk)
+                    pending, _ = checker.take(chunk)
                     if not checker.errors:
                         writer.write(pending)
                 checker.finish()
@@ -209,23 +220,46 @@ class Ledger:
             return writer.commit(checker.skipped)
 
     def _load_ids(self, tx: Tx, ids: Sequence[str]) -> dict[str, IdInfo]:
+        """The stored events with these ids: stream, type, fingerprint of the content, retracted."""
         infos: dict[str, IdInfo] = {}
+        seq, events = self.store.seq_column, self.store.events_table
         for i in range(0, len(ids), 500):
             chunk = list(ids[i:i + 500])
             tx.execute(
-                "SELECT id, stream, type, fingerprint, retracted FROM ledger_ids "
-                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk,
+                f"SELECT i.id, e.originator_id, e.topic, e.state, i.retracted FROM ledger_ids i"
+                f" JOIN {events} e ON e.{seq} = i.seq WHERE i.id IN ({','.join('?' * len(chunk))})", chunk,
             )
-            for id_, stream, type_, fp, retracted in tx.fetchall():
-                infos[id_] = IdInfo(stream, type_, fp, bool(retracted))
+            for id_, stream, type_, state, retracted in tx.fetchall():
+                content = canonical(orjson.loads(bytes(state))["event"])  # the stored content, as appended
+                infos[id_] = IdInfo(stream, type_, fingerprint(content), bool(retracted))
         return infos
+
+    def locate(self, event_id: str) -> str | None:
+        """The stream of the stored event with this id."""
+        with self.store.read() as tx:
+            info = self._load_ids(tx, [event_id]).get(event_id)
+        return None if info is None else info.stream
 
     # -- read models ----------------------------------------------------------------------
 
     def _project(self, tx: Tx, records: Sequence[Logged], position: int) -> None:
+        """Give each read model the records it wants, and move its tracking position."""
+        given: dict[str, list[Logged]] = {p.name: [] for p in self.projectors}
+        for record in records:
+            for projector in self._audience(record.stream, record.type):
+                given[projector.name].append(record)
         for projector in self.projectors:
-            projector.project(tx, records)
+            if given[projector.name]:
+                projector.project(tx, given[projector.name])
             self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
+
+    def _audience(self, stream: str, topic: str) -> tuple[Projector, ...]:
+        """The read models that want records of this stream's kind and type (worked out once)."""
+        key = (stream[:stream.find(":")], topic)
+        found = self._audiences.get(key)
+        if found is None:
+            found = self._audiences[key] = tuple(p for p in self.projectors if p.wants(key[0], topic))
+        return found
 
     def _catch_up(self, tx: Tx) -> None:
         """Project whatever the log holds beyond each read model's tracking position."""
@@ -241,12 +275,12 @@ class Ledger:
             rows = self.store.log_page(tx, position, top, LOG_PAGE)
             position = rows[-1][0]
             wanted = [row for row in rows
-                      if any(p.wants(row[1].partition(":")[0], row[3]) and row[0] > positions[p.name] for p in behind)]
+                      if any(row[0] > positions[p.name] for p in self._audience(row[1], row[3]) if p in behind)]
             records = [logged(record_from_state(seq, stream, version, state))
                        for seq, stream, version, _, state in wanted]
             for projector in behind:
                 fresh = [r for r in records
-                         if r.seq > positions[projector.name] and projector.wants(r.stream.partition(":")[0], r.type)]
+                         if r.seq > positions[projector.name] and projector in self._audience(r.stream, r.type)]
                 if fresh:
                     projector.project(tx, fresh)
                 positions[projector.name] = position
@@ -282,7 +316,7 @@ class Ledger:
                 # A reset may drop a read model's indexes so that they are built once, now
                 # (SQLite only: on PostgreSQL a clerk's role may rebuild but not create).
                 for projector in self.projectors:
-                    for statement in projector.schema():
+                    for statement in projector.schema(self.store.dialect):
                         tx.execute(statement)
             return self.store.max_seq(tx)
 
@@ -310,10 +344,10 @@ class Ledger:
             position = rows[-1][0]
 
 
-#: A checked line on its way to the store: stream, type, event id, recorder, canonical content,
-#: fingerprint, and the content itself (None when it crosses to the writer process: decoded
-#: there only if a read model wants it).
-Pending = tuple[str, str, str, str, bytes, str, "dict[str, Any] | None"]
+#: A checked line on its way to the store: stream, type, event id, recorder, canonical content.
+#: (The content itself goes along in the same process; a writer process decodes
+#: it again only for the records a read model wants.)
+Pending = tuple[str, str, str, str, bytes]
 
 #: Provisional sequence numbers of the batch's own records while a stream is derived again
 #: (they only order the records; the store gives the real ones).
@@ -344,8 +378,8 @@ class _Checker:
             config = [s for kind in CONFIG_KINDS for s in self.store.streams_like(tx, f"{kind}:")]
             self.know.learn(config, self._stored_records(config), {})
 
-    def take(self, chunk: Sequence[Read]) -> list[Pending]:
-        """Check a chunk of lines; the accepted ones, ready for the store."""
+    def take(self, chunk: Sequence[Read]) -> tuple[list[Pending], list[dict[str, Any]]]:
+        """Check a chunk of lines; the accepted ones, ready for the store, and their contents."""
         lines = []
         for line, errors in chunk:
             self.errors.extend(errors)
@@ -353,9 +387,10 @@ class _Checker:
                 lines.append(line)
         self._load(lines)
         pending: list[Pending] = []
+        contents: list[dict[str, Any]] = []
         for line in lines:
-            self._take(line, pending)
-        return pending
+            self._take(line, pending, contents)
+        return pending, contents
 
     def _load(self, lines: Sequence[Line]) -> None:
         """Read what the ledger holds about the streams and ids these lines touch."""
@@ -371,7 +406,7 @@ class _Checker:
     def _stored_records(self, streams: Sequence[str]) -> list[Record]:
         return [record_from_state(*row) for row in self.store.stream_rows(self.tx, streams)]
 
-    def _take(self, line: Line, pending: list[Pending]) -> None:
+    def _take(self, line: Line, pending: list[Pending], contents: list[dict[str, Any]]) -> None:
         """Check one line; an accepted line joins the knowledge as it passes."""
         know = self.know
         at = line.at.astimezone(UTC)  # the knowledge compares instants in UTC
@@ -383,7 +418,7 @@ class _Checker:
             line.seal()
         if line.id is not None and line.id in know.ids:
             seen = know.ids[line.id]
-            if seen.fingerprint == line.fingerprint:
+            if self._fingerprint(line.id, seen) == line.fingerprint:
                 self.skipped += 1
                 return
             where = f"line {seen.line} of this file" if seen.line else "the ledger"
@@ -399,13 +434,14 @@ class _Checker:
         correction = line.type in ("Corrected", "Retracted")
         # A correction joins its target's stream.
         stream = know.ids[line.data["target"]].stream if correction else line.stream()
-        know.ids[event_id] = IdInfo(stream, line.type, line.fingerprint, line=line.number)
-        pending.append((stream, line.type, event_id, line.recorded_by or self.actor or "unknown",
-                        line.body, line.fingerprint, line.data))
-        entity = stream.partition(":")[0] in ENTITY_KINDS
+        entity = stream[:stream.find(":")] in ENTITY_KINDS
+        # A line of an entity stream keeps its content in ``kept``: its fingerprint is worked
+        # out from there if its id comes back.
+        know.ids[event_id] = IdInfo(stream, line.type, None if entity else line.fingerprint, line=line.number)
+        pending.append((stream, line.type, event_id, line.recorded_by or self.actor or "unknown", line.body))
+        contents.append(line.data)
         if entity:
-            # A copy of exactly its size: orjson's result carries a buffer of 4 KB.
-            self.kept.setdefault(stream, []).append((event_id, bytes(memoryview(line.body))))
+            self.kept.setdefault(stream, []).append((event_id, line.body))
         if line.type in ("UnitDefined", "StaffRegistered"):
             self.deferred.append((line.number, line.type, line.data))
         if correction:
@@ -417,6 +453,11 @@ class _Checker:
             if line.type == "AbsenceStarted":
                 self.absence_lines[event_id] = line.number
             know.apply(event_id, line.type, line.data, at)
+
+    def _fingerprint(self, event_id: str, info: IdInfo) -> str:
+        if info.fingerprint is None:
+            info.fingerprint = fingerprint(next(b for i, b in self.kept[info.stream] if i == event_id))
+        return info.fingerprint
 
     def _records_of(self, stream: str) -> list[Record]:
         """Every record of a stream: those stored before the batch, then the batch's own."""
@@ -458,11 +499,11 @@ class _Writer:
         self.when = self.recorded_at.isoformat()  # one instant for the whole batch
         self.when_utc = utc_text(self.recorded_at)
         self.versions: dict[str, int] = {}  # stream -> last version, for the streams seen
-        self.wanted: dict[tuple[str, str], bool] = {}  # (stream kind, type) -> does a read model want it
         self.appended = 0
         self.first_seq: int | None = None
 
-    def write(self, pending: Sequence[Pending]) -> None:
+    def write(self, pending: Sequence[Pending], contents: Sequence[dict[str, Any]] | None = None) -> None:
+        """Store checked records; ``contents`` are theirs (None: decoded where a read model wants one)."""
         if not pending:
             return
         versions = self.versions
@@ -472,24 +513,26 @@ class _Writer:
             versions.update(self.store.stream_versions(self.tx, unseen))
         rows = []
         prev, when = self.prev_hash, self.when
-        for stream, type_name, event_id, recorder, body, _, _ in pending:
+        for stream, type_name, event_id, recorder, body in pending:
             version = versions.get(stream, 0) + 1
             versions[stream] = version
             prev, state = link_bytes(stream, version, event_id, when, recorder, body, prev)
             rows.append((stream, version, type_name, state))
         tx = self.tx
         seqs = self.store.insert(tx, rows, self.top)
-        tx.executemany(
-            "INSERT INTO ledger_ids (id, seq, stream, type, fingerprint) VALUES (?, ?, ?, ?, ?)",
-            [(p[2], seq, p[0], p[1], p[5]) for p, seq in zip(pending, seqs, strict=True)],
-        )
-        records = []
-        for (stream, type_name, event_id, _, body, _, content), seq in zip(pending, seqs, strict=True):
-            if content is None:
-                if not self._wanted(stream, type_name):
-                    continue
-                content = orjson.loads(body)
-            records.append(Logged(seq, stream, type_name, event_id, content, self.when_utc))
+        if self.ledger.ids_copy_events:
+            tx.executemany(
+                "INSERT INTO ledger_ids (id, seq, stream, type, fingerprint) VALUES (?, ?, ?, ?, ?)",
+                [(p[2], seq, p[0], p[1], fingerprint(p[4])) for p, seq in zip(pending, seqs, strict=True)],
+            )
+        else:
+            tx.executemany("INSERT INTO ledger_ids (id, seq) VALUES (?, ?)",
+                           [(p[2], seq) for p, seq in zip(pending, seqs, strict=True)])
+        audience, records = self.ledger._audience, []
+        for i, (stream, type_name, event_id, _, body) in enumerate(pending):
+            if type_name == "Retracted" or audience(stream, type_name):
+                content = contents[i] if contents is not None else orjson.loads(body)
+                records.append(Logged(seqs[i], stream, type_name, event_id, content, self.when_utc))
         retracted = [(r.content["target"],) for r in records if r.type == "Retracted"]
         tx.executemany("UPDATE ledger_ids SET retracted = 1 WHERE id = ?", retracted)
         self.ledger._project(tx, records, seqs[-1])
@@ -497,14 +540,6 @@ class _Writer:
             self.first_seq = seqs[0]
         self.prev_hash, self.top = prev, seqs[-1]
         self.appended += len(pending)
-
-    def _wanted(self, stream: str, type_name: str) -> bool:
-        key = (stream.partition(":")[0], type_name)
-        found = self.wanted.get(key)
-        if found is None:
-            found = self.wanted[key] = type_name == "Retracted" or any(
-                p.wants(key[0], type_name) for p in self.ledger.projectors)
-        return found
 
     def result(self, skipped: int) -> AppendResult:
         if not self.appended:
@@ -550,9 +585,8 @@ class _WriterProcess:
 
     def write(self, pending: Sequence[Pending]) -> None:
         if pending:
-            payload = [(*p[:6], None) for p in pending]
             try:
-                self.conn.send_bytes(b"w" + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+                self.conn.send_bytes(b"w" + pickle.dumps(pending, protocol=pickle.HIGHEST_PROTOCOL))
             except OSError:
                 self._receive()  # the writer stopped: raise what it reported
                 raise

@@ -93,8 +93,9 @@ _PG_REFUSE = (
     "HINT = 'record a Corrected or Retracted event instead'; END"
 )
 _PG_IDS_GUARD = (
-    "BEGIN IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.seq = OLD.seq AND NEW.stream = OLD.stream"
-    " AND NEW.type = OLD.type AND NEW.fingerprint = OLD.fingerprint AND NEW.retracted = 1 THEN RETURN NEW;"
+    # Every column but retracted unchanged (whichever columns the index has), retracted set.
+    "BEGIN IF TG_OP = 'UPDATE' AND NEW.retracted = 1"
+    " AND (to_jsonb(NEW) - 'retracted') = (to_jsonb(OLD) - 'retracted') THEN RETURN NEW;"
     " END IF; RAISE EXCEPTION USING ERRCODE = 'restrict_violation', "
     f"MESSAGE = '{APPEND_ONLY}: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' is refused', "
     "HINT = 'the only change allowed to an indexed event id is marking it retracted'; END"

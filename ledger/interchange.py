@@ -71,6 +71,11 @@ def canonical(data: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
+def fingerprint(body: bytes) -> str:
+    """The identity of an event's content (its canonical bytes) for idempotency."""
+    return hashlib.sha256(body).hexdigest()
+
+
 @dataclass(slots=True)
 class Line:
     """A line that passed the shape checks, as the write side checks and stores it."""
@@ -82,7 +87,6 @@ class Line:
     id: str | None
     recorded_by: str | None
     body: bytes = b""  # canonical bytes of ``data`` (set by ``seal``)
-    fingerprint: str = ""  # sha256 of ``body``: the identity of the content for idempotency
 
     @classmethod
     def of(cls, number: int, event: EventModel) -> Line:
@@ -96,8 +100,13 @@ class Line:
         return line
 
     def seal(self) -> None:
-        self.body = canonical(self.data)
-        self.fingerprint = hashlib.sha256(self.body).hexdigest()
+        self.body = bytes(memoryview(canonical(self.data)))  # (exactly its size, as in ``_fast``)
+
+    @property
+    def fingerprint(self) -> str:
+        """The identity of the content for idempotency: sha256 of its canonical bytes (worked
+        out only when an id comes back)."""
+        return fingerprint(self.body)
 
     def stream(self) -> str:
         """The stream (aggregate) this event belongs to, e.g. ``case:SHZ-2024-0001``
@@ -320,7 +329,6 @@ def _fast_reader() -> tuple[SchemaValidator, dict[str, _Plan]]:
 
 
 _fromiso = datetime.fromisoformat
-_sha256 = hashlib.sha256
 
 
 def _in_range(instant: datetime) -> bool:
@@ -357,8 +365,10 @@ def _fast(raw: bytes, number: int) -> Line | None:
     event_id, recorder = data.pop("id", None), data.pop("recorded_by", None)
     if None in data.values():
         data = {k: v for k, v in data.items() if v is not None}
-    body = orjson.dumps(data)  # already in key order (``_typed_dict``)
-    return Line(number, data["type"], data, at, event_id, recorder, body, _sha256(body).hexdigest())
+    # Already in key order (``_typed_dict``). Copied to exactly its size, and orjson's buffer
+    # (several KB) freed at once: a chunk holding thousands of those would stream through memory.
+    body = bytes(memoryview(orjson.dumps(data)))
+    return Line(number, data["type"], data, at, event_id, recorder, body)
 
 
 def read_lines(lines: Iterable[str | bytes], tz: tzinfo) -> Iterator[tuple[Line | None, list[LineError]]]:

@@ -49,7 +49,7 @@ class IdInfo:
 
     stream: str
     type: str
-    fingerprint: str
+    fingerprint: str | None  # of its content (None: not worked out yet, for a line of this batch)
     retracted: bool = False
     line: int = 0  # line of this batch that added it (0 = already stored)
 

@@ -38,23 +38,14 @@ def link_bytes(stream: str, version: int, event_id: str, recorded_at: str, recor
     sorted order are event, (hash,) id, prev, recorded_at, recorded_by, stream, version.
     ``recorded_at`` is ISO text and ``prev`` a hex digest, so neither needs escaping.
     """
-    tail = b"".join((
-        b',"id":', _json_text(event_id), b',"prev":"', prev.encode(), b'","recorded_at":"',
-        recorded_at.encode(), b'","recorded_by":', _json_text(recorded_by), b',"stream":',
-        _json_text(stream), b',"version":', str(version).encode(), b"}",
-    ))
+    dumps = orjson.dumps
+    tail = b',"id":%b,"prev":"%b","recorded_at":"%b","recorded_by":%b,"stream":%b,"version":%d}' % (
+        dumps(event_id), prev.encode(), recorded_at.encode(), dumps(recorded_by), dumps(stream), version)
     hashing = hashlib.sha256(b'{"event":')
     hashing.update(content_bytes)
     hashing.update(tail)
     digest = hashing.hexdigest()
-    return digest, b"".join((b'{"event":', content_bytes, b',"hash":"', digest.encode(), b'"', tail))
-
-
-def _json_text(text: str) -> bytes:
-    # Identifiers are mostly plain ASCII, which JSON writes as is between quotes.
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return b'"' + text.encode() + b'"'
-    return orjson.dumps(text)
+    return digest, b'{"event":%b,"hash":"%b"%b' % (content_bytes, digest.encode(), tail)
 
 
 @dataclass(frozen=True)

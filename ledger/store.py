@@ -143,7 +143,7 @@ class Tx:
 
 
 #: Page cache of a writing SQLite connection (KiB).
-SQLITE_WRITE_CACHE_KIB = 256 * 1024
+SQLITE_WRITE_CACHE_KIB = 1024 * 1024
 #: ... and of a reading one.
 SQLITE_READ_CACHE_KIB = 64 * 1024
 
@@ -194,6 +194,15 @@ class Store:
 
     def close(self) -> None:
         self.factory.close()
+
+    def columns(self, table: str) -> list[str]:
+        """The column names of one of the ledger's tables."""
+        with self.read() as tx:
+            if self.dialect == "sqlite":
+                return [str(r[1]) for r in tx.execute(f"PRAGMA table_info({table})").fetchall()]
+            tx.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                       (self.url.schema, table))
+            return [str(r[0]) for r in tx.fetchall()]
 
     def can_fork(self) -> bool:
         """Whether a forked process can open this store too (an in-memory SQLite cannot)."""

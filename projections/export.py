@@ -660,32 +660,10 @@ def _facts(ledger: Ledger, prefixes: Sequence[str], known_at: datetime | None) -
     return effective(ledger.records(streams), ledger.tz, known_at)
 
 
-def _case_pages(ledger: Ledger, known_at: datetime | None, size: int) -> Iterator[list[str]]:
-    """The cases known at K, a page at a time, in the order the ledger first heard of them
-    (the ``rm_cases`` case index read model)."""
-    position = 0
-    while True:
-        sql = "SELECT case_id, first_seq FROM rm_cases WHERE first_seq > ?"
-        params: list[Any] = [position]
-        if known_at is not None:
-            sql += " AND first_recorded_at <= ?"
-            params.append(known_at.astimezone(UTC).isoformat())
-        with ledger.store.read() as tx:
-            rows = tx.execute(sql + " ORDER BY first_seq LIMIT ?", [*params, size]).fetchall()
-        if not rows:
-            return
-        yield [str(r[0]) for r in rows]
-        position = int(rows[-1][1])
-
-
-def _count_cases(ledger: Ledger, known_at: datetime | None) -> int:
-    sql, params = "SELECT COUNT(*) FROM rm_cases", []
-    if known_at is not None:
-        sql += " WHERE first_recorded_at <= ?"
-        params.append(known_at.astimezone(UTC).isoformat())
-    with ledger.store.read() as tx:
-        row = tx.execute(sql, params).fetchone()
-    return int(row[0]) if row else 0
+def _case_pages(cases: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """The cases a page at a time."""
+    for start in range(0, len(cases), size):
+        yield cases[start:start + size]
 
 
 def _write_snapshots(
@@ -705,9 +683,10 @@ def _write_snapshots(
             writers[name] = _Writer(root / f"{name}.parquet", table_schema(name, pseudo.include_pii))
         snap = _Snapshot(ledger, ctx, index, at, pseudo, writers)
         snap.staff_and_absences()
-        progress("cases", 0, _count_cases(ledger, known_at))
-        for page in _case_pages(ledger, known_at, CASE_PAGE):
-            for case_id, facts in queries.all_case_facts(known_at, cases=page).items():
+        cases = queries.cases_known(known_at)  # in the order the ledger heard of them
+        progress("cases", 0, len(cases))
+        for page in _case_pages(cases, CASE_PAGE):
+            for case_id, facts in queries.all_case_facts(known_at, cases=list(page)).items():
                 snap.case(case_id, facts)
             progress("cases", len(page), None)
         for writer in writers.values():

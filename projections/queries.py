@@ -411,9 +411,9 @@ class Queries:
         """Ids of the cases the ledger knew at ``known_at`` (from the case index read model)."""
         with self.reading() as tx:
             if known_at is None:
-                tx.execute("SELECT case_id FROM rm_cases ORDER BY first_seq")
+                tx.execute("SELECT case_id FROM rm_case_index ORDER BY received_seq")
             else:
-                tx.execute("SELECT case_id FROM rm_cases WHERE first_recorded_at <= ? ORDER BY first_seq",
+                tx.execute("SELECT case_id FROM rm_case_index WHERE received_recorded_at <= ? ORDER BY received_seq",
                            (known_at.astimezone(UTC).isoformat(),))
             return [str(r[0]) for r in tx.fetchall()]
 
@@ -458,7 +458,7 @@ class Queries:
         known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
         with self.reading() as tx:
             tx.execute(
-                "SELECT case_id FROM rm_case_life WHERE judge_in_full = 1 OR ("
+                "SELECT case_id FROM rm_case_index WHERE judge_in_full = 1 OR ("
                 " received_at <= ? AND received_recorded_at <= ? AND NOT ("
                 " replied_at IS NOT NULL AND replied_at <= ? AND replied_recorded_at <= ?))",
                 (when, known, when, known),

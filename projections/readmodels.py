@@ -1,6 +1,7 @@
 """Materialised read models, kept current from the notification log with tracking.
 
-Each projector folds stored records into its tables inside the append transaction, and the
+Each projector folds the stored records it wants (``wants``: by stream kind and type; the
+ledger hands it no others) into its tables inside the append transaction, and the
 ledger records the projector's position with the library's tracking recorder; on opening,
 any records beyond that position are projected (a crash between storing and projecting
 heals itself). ``ledger rebuild`` drops them and projects the whole log again.
@@ -16,87 +17,73 @@ from ledger.events import EVENT_TYPES
 from ledger.records import Logged
 from ledger.store import Tx
 
+_CASE_INDEX_TYPES = frozenset({"InquiryReceived", "Replied", "Corrected", "Retracted"})
+
+#: Read-model tables of earlier versions, dropped by ``ledger rebuild``.
+OBSOLETE_TABLES = ("rm_cases", "rm_case_life", "rm_times")
+
 
 class CaseIndex:
-    """Every case with where its stream is and when the ledger first knew of it.
-
-    Queries over many cases (overdue, caseload) use it to find the cases known at K
-    without reading the whole log.
-    """
-
-    name = "case_index"
-
-    def wants(self, kind: str, topic: str) -> bool:
-        return topic == "InquiryReceived"  # a case's first record (nothing comes before receipt)
-
-    def schema(self) -> list[str]:
-        return [
-            "CREATE TABLE IF NOT EXISTS rm_cases ("
-            " case_id TEXT PRIMARY KEY, stream TEXT NOT NULL, first_seq BIGINT NOT NULL,"
-            " first_recorded_at TEXT NOT NULL)",
-        ]
-
-    def project(self, tx: Tx, records: Sequence[Logged]) -> None:
-        rows = [(r.stream.removeprefix("case:"), r.stream, r.seq, r.recorded_at)
-                for r in records if r.type == "InquiryReceived"]
-        tx.executemany(
-            "INSERT INTO rm_cases (case_id, stream, first_seq, first_recorded_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (case_id) DO NOTHING",
-            rows,
-        )
-
-    def reset(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM rm_cases")
-
-
-_CASE_LIFE_TYPES = frozenset({"InquiryReceived", "Replied", "Corrected", "Retracted"})
-
-
-class CaseLife:
-    """Each case's receipt and reply, with when the ledger learnt of each.
+    """Each case: its receipt (the stream's first record, 立案) and its reply (办结), with when the
+    ledger learnt of each.
 
     ``overdue`` and ``caseload`` judge only the cases that may be open at T as known at K:
     received by T and known by K, and not replied by T as known at K. A case whose stream holds
     a correction (or, against the checks, a second reply) is marked and always judged in full,
-    so nothing a correction changed can be missed. One row per case: the question reads as
-    many rows as there are cases, not as many as there are events.
+    so nothing a correction changed can be missed. One row per case: a question over all cases
+    reads as many rows as there are cases, not as many as there are events; the cases known at
+    K come from it in the order the ledger heard of them.
     """
 
-    name = "case_life"
+    name = "case_index.2"
 
     def wants(self, kind: str, topic: str) -> bool:
-        return kind == "case" and topic in _CASE_LIFE_TYPES
+        return kind == "case" and topic in _CASE_INDEX_TYPES
 
-    def schema(self) -> list[str]:
+    def schema(self, dialect: str) -> list[str]:
+        # SQLite: the row lives in its key's B-tree (one write per case, not two).
+        table = " WITHOUT ROWID" if dialect == "sqlite" else ""
         return [
-            "CREATE TABLE IF NOT EXISTS rm_case_life ("
-            " case_id TEXT PRIMARY KEY, received_at TEXT NOT NULL, received_recorded_at TEXT NOT NULL,"
-            " replied_at TEXT, replied_recorded_at TEXT, judge_in_full INTEGER NOT NULL DEFAULT 0)",
+            "CREATE TABLE IF NOT EXISTS rm_case_index ("
+            " case_id TEXT PRIMARY KEY, received_seq BIGINT NOT NULL, received_at TEXT NOT NULL,"
+            " received_recorded_at TEXT NOT NULL, replied_at TEXT, replied_recorded_at TEXT,"
+            f" judge_in_full INTEGER NOT NULL DEFAULT 0){table}",
         ]
 
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
-        received, replied, corrected = [], [], []
+        # The ledger hands a read model only the records it wants (``wants``).
+        received: dict[str, list[object]] = {}  # this batch's new cases, their replies folded in
+        replied, corrected = [], []
         for r in records:
-            if not r.stream.startswith("case:"):
-                continue
-            case = r.stream.removeprefix("case:")
+            case = r.stream[5:]  # "case:..."
             if r.type == "InquiryReceived":
-                received.append((case, _utc_text(str(r.content["occurred_at"])), r.recorded_at))
+                received[case] = [case, r.seq, _utc_text(str(r.content["occurred_at"])), r.recorded_at, None, None, 0]
             elif r.type == "Replied":
-                replied.append((_utc_text(str(r.content["occurred_at"])), r.recorded_at, case))
-            elif r.type in ("Corrected", "Retracted"):
+                row = received.get(case)
+                if row is None:
+                    replied.append((_utc_text(str(r.content["occurred_at"])), r.recorded_at, case))
+                else:
+                    row[6] = 1 if row[4] is not None else row[6]
+                    row[4], row[5] = _utc_text(str(r.content["occurred_at"])), r.recorded_at
+            elif case in received:
+                received[case][6] = 1
+            else:
                 corrected.append((case,))
         # In this order: a batch's inquiries come before their replies and corrections.
         tx.executemany(
-            "INSERT INTO rm_case_life (case_id, received_at, received_recorded_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (case_id) DO NOTHING", received)
+            "INSERT INTO rm_case_index (case_id, received_seq, received_at, received_recorded_at, replied_at,"
+            " replied_recorded_at, judge_in_full) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING",
+            list(received.values()))
         tx.executemany(
-            "UPDATE rm_case_life SET judge_in_full = CASE WHEN replied_at IS NULL THEN judge_in_full ELSE 1 END,"
+            "UPDATE rm_case_index SET judge_in_full = CASE WHEN replied_at IS NULL THEN judge_in_full ELSE 1 END,"
             " replied_at = ?, replied_recorded_at = ? WHERE case_id = ?", replied)
-        tx.executemany("UPDATE rm_case_life SET judge_in_full = 1 WHERE case_id = ?", corrected)
+        tx.executemany("UPDATE rm_case_index SET judge_in_full = 1 WHERE case_id = ?", corrected)
 
     def reset(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM rm_case_life")
+        tx.execute("DELETE FROM rm_case_index")
+        if tx.dialect == "sqlite":  # (on PostgreSQL only the owner may drop a table)
+            for table in OBSOLETE_TABLES:
+                tx.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 class History:
@@ -114,7 +101,7 @@ class History:
     def wants(self, kind: str, topic: str) -> bool:
         return kind in ("staff", "post")
 
-    def schema(self) -> list[str]:
+    def schema(self, dialect: str) -> list[str]:
         return [
             # One row per record, appended in log order (the tracking position, moved in the
             # same transaction, guarantees each record is projected once); one index serves
@@ -130,8 +117,6 @@ class History:
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         rows = []
         for r in records:
-            if not r.stream.startswith(("staff:", "post:")):
-                continue
             content, target = r.content, None
             if r.type == "Corrected":
                 target = str(content["target"])
@@ -152,8 +137,6 @@ class History:
             # A rebuild fills the table first and builds its index once at the end (the ledger
             # runs ``schema()`` again after projecting): much cheaper than growing it row by row.
             tx.execute("DROP INDEX IF EXISTS rm_history_kind")
-            # rm_times: the timeline of earlier versions, no longer kept.
-            tx.execute("DROP TABLE IF EXISTS rm_times")
 
 
 class Membership:
@@ -169,7 +152,7 @@ class Membership:
     def wants(self, kind: str, topic: str) -> bool:
         return kind in ("unit", "post")
 
-    def schema(self) -> list[str]:
+    def schema(self, dialect: str) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS rm_members ("
             " staff TEXT NOT NULL, stream TEXT NOT NULL, PRIMARY KEY (staff, stream))",
@@ -178,7 +161,7 @@ class Membership:
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         rows = {
             (name, r.stream)
-            for r in records if r.stream.startswith(("unit:", "post:"))
+            for r in records
             for name in staff_named(r.content)
         }
         tx.executemany(
@@ -212,7 +195,7 @@ def _utc_text(instant: str) -> str:
     return datetime.fromisoformat(instant).astimezone(UTC).isoformat()
 
 
-def default_projectors(tz: tzinfo | None) -> list[CaseIndex | CaseLife | History | Membership]:
+def default_projectors(tz: tzinfo | None) -> list[CaseIndex | History | Membership]:
     """The read models every ledger keeps."""
     del tz
-    return [CaseIndex(), CaseLife(), History(), Membership()]
+    return [CaseIndex(), History(), Membership()]

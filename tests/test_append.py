@@ -299,3 +299,45 @@ def test_a_register_saved_with_a_byte_order_mark_and_crlf_appends(ledger: Any) -
     data = ("\ufeff" + "\r\n".join(jsonl(inquiry("C8"), inquiry("C9"))) + "\r\n").encode("utf-8")
     result = ledger.append_lines(data.splitlines(keepends=True))
     assert result.appended == 2
+
+
+OLD_IDS = ("CREATE TABLE ledger_ids (id TEXT PRIMARY KEY, seq BIGINT NOT NULL, stream TEXT NOT NULL,"
+           " type TEXT NOT NULL, fingerprint TEXT NOT NULL, retracted INTEGER NOT NULL DEFAULT 0)")
+
+
+def _make_old_id_index(store_url: str) -> None:
+    """The id index as ledgers made before 0.2 have it (stream, type and fingerprint copied)."""
+    if store_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(store_url[len("sqlite:///"):]) as conn:
+            conn.execute(OLD_IDS)
+        return
+    import psycopg
+
+    dsn, schema = store_url.split("?")[0], store_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.execute(OLD_IDS.replace("ledger_ids", f'"{schema}".ledger_ids'))
+
+
+def test_a_ledger_with_the_old_id_index_still_appends_skips_and_corrects(store_url: str, open_ledger: Any) -> None:
+    _make_old_id_index(store_url)
+    ledger = open_ledger()
+    assert ledger.ids_copy_events
+    ledger.append_lines(jsonl(*BASE, inquiry("C1")))
+    assert ledger.append_lines(jsonl(*BASE, inquiry("C1"))).skipped == len(BASE) + 1
+    errs = errors_of(ledger, {**BASE[3], "rank": 3})
+    assert errs == ["line 1: id: 'st-a' is already in the ledger with different content"]
+    ledger.append_lines(jsonl({"type": "Retracted", "occurred_at": "2024-03-05T09:00:00+08:00",
+                               "target": "in-C1", "reason": "重复登记"}))
+    with ledger.store.read() as tx:
+        row = tx.execute("SELECT stream, type, retracted FROM ledger_ids WHERE id = 'in-C1'").fetchone()
+    assert row == ("case:C1", "InquiryReceived", 1)
+    assert ledger.locate("in-C1") == "case:C1"
+
+
+def test_a_new_ledger_keeps_only_id_and_position_in_its_id_index(open_ledger: Any) -> None:
+    ledger = open_ledger()
+    assert not ledger.ids_copy_events
+    assert ledger.store.columns("ledger_ids") == ["id", "seq", "retracted"]

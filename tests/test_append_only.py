@@ -117,8 +117,8 @@ def test_postgres_truncate_and_upsert_are_refused(pg_url: str, clock: Any) -> No
 def test_the_event_id_index_only_ever_gains_ids_and_retractions(ledger: Any, store_url: str, clock: Any) -> None:
     with Intruder(store_url) as db:
         assert "append-only" in refused(db, "DELETE FROM ledger_ids WHERE id = 'in-C1'")
-        assert "append-only" in refused(db, "UPDATE ledger_ids SET fingerprint = 'x' WHERE id = 'in-C1'")
-        assert "append-only" in refused(db, "UPDATE ledger_ids SET stream = 'case:X' WHERE id = 'in-C1'")
+        assert "append-only" in refused(db, "UPDATE ledger_ids SET seq = 1 WHERE id = 'in-C1'")
+        assert "append-only" in refused(db, "UPDATE ledger_ids SET id = 'in-X' WHERE id = 'in-C1'")
     clock.tick(hours=1)
     ledger.append_lines(jsonl({"type": "Retracted", "id": "rt1", "target": "in-C2", "reason": "重复登记",
                                "occurred_at": "2024-03-04T12:00:00+08:00"}))
@@ -130,10 +130,10 @@ def test_the_event_id_index_only_ever_gains_ids_and_retractions(ledger: Any, sto
 
 def test_read_models_and_tracking_stay_rebuildable(ledger: Any, store_url: str) -> None:
     with Intruder(store_url) as db:
-        db.execute("DELETE FROM rm_cases WHERE case_id = 'C1'")  # a cache: may be dropped
+        db.execute("DELETE FROM rm_case_index WHERE case_id = 'C1'")  # a cache: may be dropped
     assert ledger.rebuild() == 9
     with Intruder(store_url) as db:
-        assert sorted(r[0] for r in db.execute("SELECT case_id FROM rm_cases")) == ["C1", "C2"]
+        assert sorted(r[0] for r in db.execute("SELECT case_id FROM rm_case_index")) == ["C1", "C2"]
     result = CliRunner().invoke(cli, ["--store", store_url, "rebuild"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     unchanged(ledger, 9)
@@ -266,8 +266,8 @@ def test_db_roles_makes_a_reader_who_can_only_read(roles: Any, tmp_path: Path) -
                      "VALUES ('case:X', 1, 'x', '\\x7b7d')")
         denied(conn, "UPDATE ledger_events SET topic = 'x'")
         denied(conn, "DELETE FROM ledger_events")
-        denied(conn, "INSERT INTO ledger_ids VALUES ('x', 1, 's', 't', 'f', 0)")
-        denied(conn, "DELETE FROM rm_cases")
+        denied(conn, "INSERT INTO ledger_ids VALUES ('x', 1, 0)")
+        denied(conn, "DELETE FROM rm_case_index")
         denied(conn, "INSERT INTO ledger_tracking VALUES ('x', 1)")
         denied(conn, "SELECT ledger_lock_events()")
     assert run(url, "verify").exit_code == 0
@@ -310,15 +310,15 @@ def test_a_role_that_may_not_create_tables_is_told_what_to_do(roles: Any) -> Non
     url, clerk, reader, run = roles
     assert run(url, "db", "roles", "--clerk", clerk, "--reader", reader).exit_code == 0
     with connect_as(url, "postgres") as conn:  # as if a newer version brought a new read model
-        conn.execute("DROP TABLE rm_cases")
-        conn.execute("DELETE FROM ledger_tracking WHERE application_name = 'case_index'")
+        conn.execute("DROP TABLE rm_case_index")
+        conn.execute("DELETE FROM ledger_tracking WHERE application_name = 'case_index.2'")
     result = run(as_role(url, reader), "events")
     assert result.exit_code == 1
-    assert "lacks rm_cases" in result.output and "open it once as its owner 'postgres'" in result.output
+    assert "lacks rm_case_index" in result.output and "open it once as its owner 'postgres'" in result.output
     assert run(url, "verify").exit_code == 0  # the owner's open creates and fills it...
     assert run(as_role(url, reader), "events").exit_code == 0  # ...and default privileges let readers in
     with connect_as(url, clerk) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM rm_cases").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM rm_case_index").fetchone() == (0,)
 
     empty = url.rsplit("=", 1)[0] + "=" + url.rsplit("=", 1)[1] + "_empty"
     with connect_as(url, "postgres") as conn:

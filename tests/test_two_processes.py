@@ -30,7 +30,7 @@ def snapshot(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
         tx.execute(f"SELECT {store.seq_column}, originator_id, originator_version, topic, state"
                    f" FROM {store.events_table} ORDER BY 1")
         out["events"] = [(s, o, v, t, bytes(st)) for s, o, v, t, st in tx.fetchall()]
-        for table, key in (("ledger_ids", "id"), ("rm_cases", "case_id"), ("rm_case_life", "case_id"),
+        for table, key in (("ledger_ids", "id"), ("rm_case_index", "case_id"),
                            ("rm_history", "seq"), ("rm_members", "staff, stream")):
             out[table] = tx.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
     return out
