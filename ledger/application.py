@@ -35,7 +35,7 @@ from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.integrity import append_only_statements
 from ledger.interchange import InvalidInput, Line, LineError, canonical, fingerprint, read_lines
 from ledger.knowledge import ENTITY_KINDS, IdInfo, Knowledge, normalised_replacement, replacement_of
-from ledger.records import GENESIS, Logged, Record, link_bytes, logged, record_from_state, utc_text
+from ledger.records import GENESIS, Logged, Record, link_bytes, record_from_state, utc_iso, utc_text
 from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
 
@@ -74,8 +74,17 @@ class Projector(Protocol):
         (others are not decoded)."""
         ...
 
+    def begin(self) -> None:
+        """A batch of ``project`` calls begins (inside one transaction)."""
+        ...
+
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
-        """Fold records into the tables: only those ``wants`` asked for, in log order."""
+        """Fold records into the tables: only those ``wants`` asked for, in log order. A read
+        model may hold rows back until ``finish``."""
+        ...
+
+    def finish(self, tx: Tx) -> None:
+        """Write what ``project`` held back (before the transaction commits)."""
         ...
 
     def reset(self, tx: Tx) -> None: ...
@@ -269,22 +278,29 @@ class Ledger:
         if not behind:
             return
         position = min(positions[p.name] for p in behind)
+        level = all(positions[p.name] == position for p in behind)  # (a rebuild: all from the start)
+        for projector in behind:
+            projector.begin()
         while position < top:
-            # Read each page once for every projector behind, and decode only the records
-            # some projector wants (most of a case's records concern none).
+            # Read each page once for every read model behind, and decode only the records
+            # some read model wants (most of a case's records concern none).
             rows = self.store.log_page(tx, position, top, LOG_PAGE)
             position = rows[-1][0]
-            wanted = [row for row in rows
-                      if any(row[0] > positions[p.name] for p in self._audience(row[1], row[3]) if p in behind)]
-            records = [logged(record_from_state(seq, stream, version, state))
-                       for seq, stream, version, _, state in wanted]
+            given: dict[str, list[Logged]] = {p.name: [] for p in behind}
+            for seq, stream, topic, state in rows:
+                audience = [p for p in self._audience(stream, topic)
+                            if p.name in given and (level or seq > positions[p.name])]
+                if audience:
+                    data = orjson.loads(state)
+                    record = Logged(seq, stream, topic, data["id"], data["event"], utc_iso(data["recorded_at"]))
+                    for projector in audience:
+                        given[projector.name].append(record)
             for projector in behind:
-                fresh = [r for r in records
-                         if r.seq > positions[projector.name] and projector in self._audience(r.stream, r.type)]
-                if fresh:
-                    projector.project(tx, fresh)
-                positions[projector.name] = position
-                self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
+                if given[projector.name]:
+                    projector.project(tx, given[projector.name])
+        for projector in behind:
+            projector.finish(tx)
+            self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, top))
 
     def _position(self, tx: Tx, name: str) -> int:
         tx.execute(f"SELECT MAX(notification_id) FROM {self.store.tracking_table} WHERE application_name = ?", (name,))
@@ -501,6 +517,8 @@ class _Writer:
         self.versions: dict[str, int] = {}  # stream -> last version, for the streams seen
         self.appended = 0
         self.first_seq: int | None = None
+        for projector in ledger.projectors:
+            projector.begin()
 
     def write(self, pending: Sequence[Pending], contents: Sequence[dict[str, Any]] | None = None) -> None:
         """Store checked records; ``contents`` are theirs (None: decoded where a read model wants one)."""
@@ -542,6 +560,9 @@ class _Writer:
         self.appended += len(pending)
 
     def result(self, skipped: int) -> AppendResult:
+        """What was appended; the read models write what they held back (the batch is done)."""
+        for projector in self.ledger.projectors:
+            projector.finish(self.tx)
         if not self.appended:
             return AppendResult(0, skipped, None, None, None)
         return AppendResult(self.appended, skipped, self.first_seq, self.top, self.recorded_at)

@@ -142,14 +142,16 @@ class Logged(NamedTuple):
     recorded_at: str  # when the ledger stored it, as UTC ISO text (sorts in time order)
 
 
-def logged(record: Record) -> Logged:
-    return Logged(record.seq, record.stream, record.type, record.event_id, record.content, utc_text(record.recorded_at))
-
-
 @lru_cache(maxsize=64)
 def utc_text(instant: datetime) -> str:
     """An instant as UTC ISO text (a batch shares one recorded-at: worked out once)."""
     return instant.astimezone(UTC).isoformat()
+
+
+@lru_cache(maxsize=64)
+def utc_iso(text: str) -> str:
+    """ISO text of an instant, as UTC ISO text (recorded-at is stored in UTC already)."""
+    return text if text.endswith("+00:00") else utc_text(datetime.fromisoformat(text))
 
 
 def record_from_state(seq: int, stream: str, version: int, state: bytes | str) -> Record:

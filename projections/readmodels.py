@@ -50,34 +50,43 @@ class CaseIndex:
             f" judge_in_full INTEGER NOT NULL DEFAULT 0){table}",
         ]
 
+    def __init__(self) -> None:
+        self._new: dict[str, list[object]] = {}  # cases new in this batch, their replies folded in
+
+    def begin(self) -> None:
+        self._new = {}
+
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
-        # The ledger hands a read model only the records it wants (``wants``).
-        received: dict[str, list[object]] = {}  # this batch's new cases, their replies folded in
+        # The ledger hands a read model only the records it wants (``wants``). A new case's row
+        # waits for ``finish``: its reply, if it comes in the same batch, is folded into it.
+        new = self._new
         replied, corrected = [], []
         for r in records:
             case = r.stream[5:]  # "case:..."
             if r.type == "InquiryReceived":
-                received[case] = [case, r.seq, _utc_text(str(r.content["occurred_at"])), r.recorded_at, None, None, 0]
+                new[case] = [case, r.seq, _utc_text(str(r.content["occurred_at"])), r.recorded_at, None, None, 0]
             elif r.type == "Replied":
-                row = received.get(case)
+                row = new.get(case)
                 if row is None:
                     replied.append((_utc_text(str(r.content["occurred_at"])), r.recorded_at, case))
                 else:
                     row[6] = 1 if row[4] is not None else row[6]
                     row[4], row[5] = _utc_text(str(r.content["occurred_at"])), r.recorded_at
-            elif case in received:
-                received[case][6] = 1
+            elif case in new:
+                new[case][6] = 1
             else:
                 corrected.append((case,))
-        # In this order: a batch's inquiries come before their replies and corrections.
-        tx.executemany(
-            "INSERT INTO rm_case_index (case_id, received_seq, received_at, received_recorded_at, replied_at,"
-            " replied_recorded_at, judge_in_full) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING",
-            list(received.values()))
         tx.executemany(
             "UPDATE rm_case_index SET judge_in_full = CASE WHEN replied_at IS NULL THEN judge_in_full ELSE 1 END,"
             " replied_at = ?, replied_recorded_at = ? WHERE case_id = ?", replied)
         tx.executemany("UPDATE rm_case_index SET judge_in_full = 1 WHERE case_id = ?", corrected)
+
+    def finish(self, tx: Tx) -> None:
+        tx.executemany(
+            "INSERT INTO rm_case_index (case_id, received_seq, received_at, received_recorded_at, replied_at,"
+            " replied_recorded_at, judge_in_full) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING",
+            list(self._new.values()))
+        self._new = {}
 
     def reset(self, tx: Tx) -> None:
         tx.execute("DELETE FROM rm_case_index")
@@ -113,6 +122,12 @@ class History:
             "CREATE INDEX IF NOT EXISTS rm_history_kind"
             " ON rm_history (stream, type, occurred_at, recorded_at, until, seq)",
         ]
+
+    def begin(self) -> None:
+        pass
+
+    def finish(self, tx: Tx) -> None:
+        pass
 
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         rows = []
@@ -157,6 +172,12 @@ class Membership:
             "CREATE TABLE IF NOT EXISTS rm_members ("
             " staff TEXT NOT NULL, stream TEXT NOT NULL, PRIMARY KEY (staff, stream))",
         ]
+
+    def begin(self) -> None:
+        pass
+
+    def finish(self, tx: Tx) -> None:
+        pass
 
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         rows = {
