@@ -35,7 +35,7 @@ from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.integrity import append_only_statements
 from ledger.interchange import InvalidInput, Line, LineError, canonical, fingerprint, read_lines
 from ledger.knowledge import ENTITY_KINDS, IdInfo, Knowledge, normalised_replacement, replacement_of
-from ledger.records import GENESIS, Logged, Record, link_bytes, record_from_state, utc_iso, utc_text
+from ledger.records import GENESIS, Logged, Record, link_bytes, record_from_state, state_parts, utc_iso, utc_text
 from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
 
@@ -105,11 +105,12 @@ def _now() -> datetime:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector for one batch.
+    """Pause Python's cycle collector for one batch (or catch-up, or rebuild).
 
     A batch makes many small objects that live until their chunk is stored, and the ones it
-    keeps (the entities it checks against) only grow: the collector's full passes would walk
-    them again and again and free nothing. What the batch leaves is collected as usual after.
+    keeps (the entities it checks against, a read model's rows held until the end) only grow:
+    the collector's full passes would walk them again and again and free nothing. What the
+    batch leaves is collected as usual after.
     """
     was = gc.isenabled()
     gc.disable()
@@ -262,6 +263,19 @@ class Ledger:
                 projector.project(tx, given[projector.name])
             self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
 
+    def _wanted_sql(self, projectors: Sequence[Projector]) -> str:
+        """An SQL condition on an event row: some of these read models want it."""
+        terms = []
+        for kind in sorted({cls.stream_kind for cls in EVENT_TYPES.values() if cls.stream_kind}):
+            topics = [t for t in EVENT_TYPES if any(p.wants(kind, t) for p in projectors)]
+            if not topics:
+                continue
+            within = f"originator_id >= '{kind}:' AND originator_id < '{kind};'"  # (';' follows ':')
+            if len(topics) < len(EVENT_TYPES):
+                within += " AND topic IN (" + ", ".join(f"'{t}'" for t in topics) + ")"
+            terms.append(f"({within})")
+        return " OR ".join(terms) or "1 = 0"
+
     def _audience(self, stream: str, topic: str) -> tuple[Projector, ...]:
         """The read models that want records of this stream's kind and type (worked out once)."""
         key = (stream[:stream.find(":")], topic)
@@ -271,34 +285,27 @@ class Ledger:
         return found
 
     def _catch_up(self, tx: Tx) -> None:
-        """Project whatever the log holds beyond each read model's tracking position."""
+        """Project whatever the log holds beyond each read model's tracking position.
+
+        Each read model behind reads only the records it wants (the condition is SQL, so the
+        database skips the others; most of a case's records concern no read model), a page at
+        a time, decoding only their content, id and recorded-at."""
         top = self.store.max_seq(tx)
-        positions = {p.name: self._position(tx, p.name) for p in self.projectors}
-        behind = [p for p in self.projectors if positions[p.name] < top]
-        if not behind:
-            return
-        position = min(positions[p.name] for p in behind)
-        level = all(positions[p.name] == position for p in behind)  # (a rebuild: all from the start)
-        for projector in behind:
+        for projector in self.projectors:
+            position = self._position(tx, projector.name)
+            if position >= top:
+                continue
+            wanted = self._wanted_sql([projector])
             projector.begin()
-        while position < top:
-            # Read each page once for every read model behind, and decode only the records
-            # some read model wants (most of a case's records concern none).
-            rows = self.store.log_page(tx, position, top, LOG_PAGE)
-            position = rows[-1][0]
-            given: dict[str, list[Logged]] = {p.name: [] for p in behind}
-            for seq, stream, topic, state in rows:
-                audience = [p for p in self._audience(stream, topic)
-                            if p.name in given and (level or seq > positions[p.name])]
-                if audience:
-                    data = orjson.loads(state)
-                    record = Logged(seq, stream, topic, data["id"], data["event"], utc_iso(data["recorded_at"]))
-                    for projector in audience:
-                        given[projector.name].append(record)
-            for projector in behind:
-                if given[projector.name]:
-                    projector.project(tx, given[projector.name])
-        for projector in behind:
+            while position < top:
+                rows = self.store.log_page(tx, position, top, LOG_PAGE, wanted)
+                position = rows[-1][0] if len(rows) == LOG_PAGE else top
+                records = []
+                for seq, stream, topic, state in rows:
+                    content, event_id, recorded_at = state_parts(state)
+                    records.append(Logged(seq, stream, topic, event_id, content, utc_iso(recorded_at)))
+                if records:
+                    projector.project(tx, records)
             projector.finish(tx)
             self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, top))
 
@@ -316,12 +323,12 @@ class Ledger:
             top = self.store.max_seq(tx)
             if all(self._position(tx, p.name) >= top for p in self.projectors):
                 return
-        with self.store.write() as tx:
+        with _collector_paused(), self.store.write() as tx:
             self._catch_up(tx)
 
     def rebuild(self) -> int:
         """Drop every read model and project the whole log again; returns events projected."""
-        with self.store.write() as tx:
+        with _collector_paused(), self.store.write() as tx:
             for projector in self.projectors:
                 projector.reset(tx)
                 # The tracking row only ever moves forward through the library's API; a

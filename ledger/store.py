@@ -131,7 +131,7 @@ class Tx:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self.cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+            self.cursor.executemany(self._sql(sql), rows)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         rows = self.cursor.fetchall()
@@ -426,11 +426,14 @@ class Store:
         tx.execute(sql, params)
         return [(int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall()]
 
-    def log_page(self, tx: Tx, after: int, upto: int, limit: int) -> list[tuple[int, str, str, bytes]]:
-        """Notification log page with each event's type: (seq, stream, type, state)."""
+    def log_page(self, tx: Tx, after: int, upto: int, limit: int,
+                 wanted: str = "1 = 1") -> list[tuple[int, str, str, bytes]]:
+        """A page of the notification log, of the records where the SQL condition ``wanted``
+        holds: (seq, stream, type, state) with after < seq <= upto, in order, at most ``limit``."""
         tx.execute(
             f"SELECT {self.seq_column}, originator_id, topic, state FROM {self.events_table}"
-            f" WHERE {self.seq_column} > ? AND {self.seq_column} <= ? ORDER BY {self.seq_column} LIMIT ?",
+            f" WHERE {self.seq_column} > ? AND {self.seq_column} <= ? AND ({wanted})"
+            f" ORDER BY {self.seq_column} LIMIT ?",
             (after, upto, limit),
         )
         return tx.fetchall()
