@@ -104,8 +104,8 @@ def _now() -> datetime:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector for one batch (or catch-up, or rebuild).
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for one batch (or catch-up, rebuild, question).
 
     A batch makes many small objects that live until their chunk is stored, and the ones it
     keeps (the entities it checks against, a read model's rows held until the end) only grow:
@@ -194,7 +194,7 @@ class Ledger:
         return self._append(((Line.of(i, e), []) for i, e in enumerate(events, start=1)), actor)
 
     def _append(self, items: Iterable[Read], actor: str | None) -> AppendResult:
-        with _collector_paused():
+        with collector_paused():
             chunks = _chunks(items)
             first = next(chunks, [])
             chunks = chain([first], chunks)
@@ -323,12 +323,12 @@ class Ledger:
             top = self.store.max_seq(tx)
             if all(self._position(tx, p.name) >= top for p in self.projectors):
                 return
-        with _collector_paused(), self.store.write() as tx:
+        with collector_paused(), self.store.write() as tx:
             self._catch_up(tx)
 
     def rebuild(self) -> int:
         """Drop every read model and project the whole log again; returns events projected."""
-        with _collector_paused(), self.store.write() as tx:
+        with collector_paused(), self.store.write() as tx:
             for projector in self.projectors:
                 projector.reset(tx)
                 # The tracking row only ever moves forward through the library's API; a

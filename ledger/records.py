@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import cache, cached_property, lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ from ledger.events import EVENT_TYPES, EventModel
 from ledger.interchange import canonical
 
 GENESIS = "0" * 64
+M = TypeVar("M", bound=BaseModel)
 
 
 def chain_hash(body: dict[str, Any]) -> str:
@@ -110,8 +111,42 @@ def decode_event(content: dict[str, Any], tz: tzinfo) -> EventModel:
     for key, model in nested:
         value = data.get(key)
         if isinstance(value, dict):
-            data[key] = model.model_construct(**value)
-    return cls.model_construct(**data)
+            data[key] = construct(model, value)
+    return construct(cls, data)
+
+
+_set = object.__setattr__
+
+
+def construct(cls: type[M], data: dict[str, Any]) -> M:
+    """``cls.model_construct(**data)`` for the ledger's models (no default factories, no extra
+    fields kept), several times faster: a question decodes thousands of stored events (a test
+    holds the two equal)."""
+    aliases, defaults, names = _construct_plan(cls)
+    values = dict(defaults)
+    given = set()
+    for key, value in data.items():
+        name = aliases.get(key, key)
+        if name in names:
+            values[name] = value
+            given.add(name)
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", given)
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
+@cache
+def _construct_plan(cls: type[BaseModel]) -> tuple[dict[str, str], dict[str, Any], frozenset[str]]:
+    """Public name -> field name, the defaults, and the names of a model's fields."""
+    fields = cls.model_fields
+    aliases = {info.alias: name for name, info in fields.items() if info.alias}
+    defaults = {name: info.default for name, info in fields.items() if not info.is_required()}
+    if any(info.default_factory is not None for info in fields.values()):
+        raise TypeError(f"{cls.__name__} has a default factory: construct() does not call them")
+    return aliases, defaults, frozenset(fields)
 
 
 @cache

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from ledger.application import Ledger
+from ledger.application import Ledger, collector_paused
 from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import Fact, Record, effective, record_from_state
@@ -433,23 +433,26 @@ class Queries:
     # -- questions -----------------------------------------------------------------------
 
     def who(self, case: str, at: datetime, known_at: datetime | None = None) -> dict[str, Any]:
-        with self.reading():
-            facts = self.case_facts(case, known_at)
-            ctx = self.context(facts, known_at, instants=[at])
-        return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
+        with collector_paused():  # (a question makes thousands of objects and keeps them)
+            with self.reading():
+                facts = self.case_facts(case, known_at)
+                ctx = self.context(facts, known_at, instants=[at])
+            return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
-        with self.reading():
-            if case is not None:
-                per_case = {case: self.case_facts(case, known_at)}
-                ctx = self.context(per_case[case], known_at, instants=self._instants(per_case[case], at, known_at))
-            else:
-                per_case = self.all_case_facts(known_at)
-                ctx = self.context([], known_at, all_staff=True)
-        out: list[Finding] = []
-        for facts in per_case.values():
-            out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
-        return [f.to_json() for f in sorted(out, key=lambda f: (f.breached_at, f.case))]
+        with collector_paused():
+            with self.reading():
+                if case is not None:
+                    per_case = {case: self.case_facts(case, known_at)}
+                    ctx = self.context(per_case[case], known_at,
+                                       instants=self._instants(per_case[case], at, known_at))
+                else:
+                    per_case = self.all_case_facts(known_at)
+                    ctx = self.context([], known_at, all_staff=True)
+            out: list[Finding] = []
+            for facts in per_case.values():
+                out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
+            return [f.to_json() for f in sorted(out, key=lambda f: (f.breached_at, f.case))]
 
     def open_cases(self, at: datetime, known_at: datetime | None = None) -> list[str]:
         """Cases that may be open at ``at`` as known at ``known_at``: received by then and not
@@ -467,12 +470,13 @@ class Queries:
 
     def statuses(self, at: datetime, known_at: datetime | None = None) -> list[CaseStatus]:
         """The status at ``at`` of every case that may be open then (others are replied)."""
-        with self.reading():
-            per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))
-            everyone = [f for facts in per_case.values() for f in facts]
-            ctx = self.context(everyone, known_at, instants=[at])
-        return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz)
-                for facts in per_case.values()]
+        with collector_paused():
+            with self.reading():
+                per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))
+                everyone = [f for facts in per_case.values() for f in facts]
+                ctx = self.context(everyone, known_at, instants=[at])
+            return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz)
+                    for facts in per_case.values()]
 
     def overdue(self, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
         return overdue(self.statuses(at, known_at))

@@ -177,9 +177,20 @@ def who(
     )
 
 
-def assess(file: CaseFile, world: World, at: datetime, pack: PolicyPack, tz: tzinfo) -> Assessment:
-    """Responsibility for ``file`` at ``at`` under ``pack`` (the rules it adopts only)."""
+def assess(file: CaseFile, world: World, at: datetime, pack: PolicyPack, tz: tzinfo,
+           explain: bool = True) -> Assessment:
+    """Responsibility for ``file`` at ``at`` under ``pack`` (the rules it adopts only).
+
+    ``explain=False`` leaves out the sentences (``steps``) that explain it, for questions that
+    need only the decision (the overdue list): everything else is the same (a test holds it)."""
     steps: list[tuple[str, str]] = []
+
+    def say(sentence: Callable[[], tuple[str, str]]) -> None:
+        if explain:
+            steps.append(sentence())
+
+    def cite(keys: Iterable[str]) -> tuple[str, str]:
+        return quote(pack, keys) if explain else ("", "")
     clauses: list[str] = []
     evidence: list[str] = list(file.receipt.evidence)
 
@@ -200,17 +211,17 @@ def assess(file: CaseFile, world: World, at: datetime, pack: PolicyPack, tz: tzi
                 first = s
         evidence += [e for _, p in ranked if p is not None for e in p.fact.evidence]
         keys = rule_clauses(pack, "rank_rule")
-        zh, en = quote(pack, keys)
+        zh, en = cite(keys)
         who_ = "、".join(name(s) for s in asked)
-        steps.append((f"{who_}一同被询问，职位高者{name(first)}（{first}）为首问责任人，依据{zh}。",
+        say(lambda: (f"{who_}一同被询问，职位高者{name(first)}（{first}）为首问责任人，依据{zh}。",
                       f"{', '.join(asked)} were asked together; the higher-ranked {name(first)} "
                       f"({first}) is the first-asked staff under {en}."))
         clauses += keys
     else:
-        zh, en = quote(pack, basic[:1])
+        zh, en = cite(basic[:1])
         extra = "（联合受理，本制度无职位规则，取所列第一人）" if len(asked) > 1 else ""
         extra_en = " (joint inquiry; the pack has no rank rule, so the first listed)" if len(asked) > 1 else ""
-        steps.append((f"{when(received, tz)}，{name(first)}（{first}）首先受理该事项，为首问责任人{extra}"
+        say(lambda: (f"{when(received, tz)}，{name(first)}（{first}）首先受理该事项，为首问责任人{extra}"
                       f"{'，依据' + zh if basic else ''}。",
                       f"On {when(received, tz)} {name(first)} ({first}) received the case first and is "
                       f"the first-asked staff{extra_en}{' under ' + en if basic else ''}."))
@@ -229,16 +240,17 @@ def assess(file: CaseFile, world: World, at: datetime, pack: PolicyPack, tz: tzi
             holder, handed = e.by, True
             waiting.clear()  # the case has moved on; older offers lapse
             evidence += [*sent.evidence, *fact.evidence]
-            steps.append((f"{when(sent.occurred_at, tz)}，{name(sent.event.from_)}将事项移交{name(e.by)}，"
-                          f"{name(e.by)}于{when(e.occurred_at, tz)}接收，承担首办责任。",
-                          f"{name(sent.event.from_)} handed the case to {name(e.by)}, who accepted it on "
-                          f"{when(e.occurred_at, tz)} and became the handler."))
+            if explain:
+                steps.append((f"{when(sent.occurred_at, tz)}，{name(sent.event.from_)}将事项移交{name(e.by)}，"
+                              f"{name(e.by)}于{when(e.occurred_at, tz)}接收，承担首办责任。",
+                              f"{name(sent.event.from_)} handed the case to {name(e.by)}, who accepted it on "
+                              f"{when(e.occurred_at, tz)} and became the handler."))
     pending = max(waiting.values(), key=lambda f: f.occurred_at) if waiting else None
     if pending is not None:
         sent_to = pending.event
         assert isinstance(sent_to, HandedOff)
         evidence += pending.evidence
-        steps.append((f"{when(pending.occurred_at, tz)}移交{name(sent_to.to)}的事项尚未被接收（待接收），"
+        say(lambda: (f"{when(pending.occurred_at, tz)}移交{name(sent_to.to)}的事项尚未被接收（待接收），"
                       f"{name(holder)}仍为责任人。",
                       f"The handoff to {name(sent_to.to)} on {when(pending.occurred_at, tz)} has not been "
                       f"accepted (pending), so {name(holder)} still holds the case."))
@@ -254,12 +266,12 @@ def assess(file: CaseFile, world: World, at: datetime, pack: PolicyPack, tz: tzi
             ab = rule_clauses(pack, "ab_cover")
             clauses += ab
             evidence += post.evidence
-            zh, en = quote(pack, ab)
+            zh, en = cite(ab)
             a_abs = world.absence_at(holder, at)
             primary = Party(holder, "holder", name(holder), "A", ab)
             secondary = Party(post.b, "acting_b", name(post.b), "B", ab)
             if a_abs is None:
-                steps.append((f"{name(holder)}为{post.post}岗A角且在岗，负主要责任；B角{name(post.b)}负次要责任，"
+                say(lambda: (f"{name(holder)}为{post.post}岗A角且在岗，负主要责任；B角{name(post.b)}负次要责任，"
                                f"依据{zh}。",
                                f"{name(holder)} is A of post {post.post} and at the post, so A is primary and "
                                f"B ({name(post.b)}) secondary under {en}."))
@@ -271,22 +283,22 @@ def assess(file: CaseFile, world: World, at: datetime, pack: PolicyPack, tz: tzi
                 away = (f"A角{name(holder)}自{when(a_abs.started_at, tz)}起离岗",
                         f"A ({name(holder)}) has been away since {when(a_abs.started_at, tz)}")
                 if b_abs is None:
-                    steps.append((f"{away[0]}，由B角{name(post.b)}负主要责任，A角负次要责任，依据{zh}。",
+                    say(lambda: (f"{away[0]}，由B角{name(post.b)}负主要责任，A角负次要责任，依据{zh}。",
                                   f"{away[1]}, so B ({name(post.b)}) is primary and A secondary under {en}."))
                 else:
                     evidence += b_abs.evidence
                     primary, more = _both_away(pack, world, post, at, name, tz, primary)
                     if primary.basis == "stand_in":
                         stand_in = world.stand_in_at(post.post, at)
-                    steps.append((f"{away[0]}，B角{name(post.b)}亦不在岗；{more[0]}",
+                    say(lambda: (f"{away[0]}，B角{name(post.b)}亦不在岗；{more[0]}",
                                   f"{away[1]} and B ({name(post.b)}) is away too; {more[1]}"))
                     clauses += primary.clauses
                     evidence += more[2]
         elif post is not None:
-            steps.append((f"{name(holder)}不是{post.post}岗的A角，AB角补位不适用。",
+            say(lambda: (f"{name(holder)}不是{post.post}岗的A角，AB角补位不适用。",
                           f"{name(holder)} is not A of post {post.post}, so A/B cover does not apply."))
     if secondary is None and a_abs is None and world.absence_at(holder, at) is not None:
-        steps.append((f"{name(holder)}此时不在岗，但无适用的AB角补位，仍由其负责。",
+        say(lambda: (f"{name(holder)}此时不在岗，但无适用的AB角补位，仍由其负责。",
                       f"{name(holder)} is away, but no A/B cover applies, so the holder stays responsible."))
     return Assessment(
         holder=holder, first_asked=first, post=post, a_absence=a_abs, b_absence=b_abs,

@@ -63,7 +63,7 @@ def case_status(
         case = next((str(getattr(f.event, "case", "")) for f in facts), "")
         return CaseStatus(case, at, "not_received", None, "not_received", None, None, None, None)
     pack = catalogue.in_force(file.inquiry.policy, at.astimezone(tz).date())
-    primary = assess(file, world, at, pack, tz).primary
+    primary = assess(file, world, at, pack, tz, explain=False).primary
     problem = None
     try:
         clock = case_clock(file, at, catalogue, calendar, tz, "reply")

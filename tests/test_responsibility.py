@@ -190,3 +190,46 @@ def _office() -> list[dict[str, Any]]:
     from tests.rules_helpers import office_events
 
     return office_events()
+
+
+def test_assessing_without_the_explanation_decides_the_same(tmp_path: Any) -> None:
+    """``assess(explain=False)`` (the overdue list) leaves out the sentences and nothing else."""
+    import dataclasses
+    from datetime import timedelta
+    from pathlib import Path
+
+    from ledger.application import Ledger
+    from projections.queries import Queries
+    from projections.readmodels import default_projectors
+    from projections.responsibility import assess, case_file
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    added = CliRunner().invoke(cli, ["--store", url, "policy", "add", str(examples / "zhangye-sections.json")])
+    assert added.exit_code == 0, added.output
+    ledger = Ledger(url, TZ, projectors=default_projectors(TZ))
+    try:
+        for name in ("demo-register-2024.jsonl", "demo-corrections-2024.jsonl"):
+            ledger.append_lines((examples / name).read_bytes().splitlines())
+        queries = Queries(ledger)
+        per_case = queries.all_case_facts(None)
+        ctx = queries.context([], None, all_staff=True)
+        compared = 0
+        for case_facts in per_case.values():
+            start = min(f.occurred_at for f in case_facts)
+            for hours in range(0, 24 * 40, 7):
+                at = start + timedelta(hours=hours)
+                file = case_file(case_facts, at)
+                pack = ctx.catalogue.in_force(file.inquiry.policy, at.astimezone(TZ).date())
+                full = assess(file, ctx.world, at, pack, TZ)
+                bare = assess(file, ctx.world, at, pack, TZ, explain=False)
+                assert full.steps and not bare.steps
+                assert dataclasses.replace(full, steps=()) == bare
+                compared += 1
+        assert compared > 1000
+    finally:
+        ledger.close()
