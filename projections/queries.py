@@ -324,15 +324,21 @@ class Queries:
         return self._decoded(rows)
 
     def _rows_in(self, tx: Tx, spans: Sequence[tuple[str, str, str, str]]) -> list[tuple[int, str, int, bytes]]:
-        """The stored rows of the records in (stream, type, from, to) spans of the history."""
-        seqs: list[int] = []
-        each = "(stream = ? AND type = ? AND occurred_at >= ? AND occurred_at <= ?)"
-        for j in range(0, len(spans), 100):
-            part = spans[j:j + 100]
-            tx.execute("SELECT seq FROM rm_history WHERE " + " OR ".join([each] * len(part)),
-                       [value for span in part for value in span])
-            seqs.extend(int(r[0]) for r in tx.fetchall())
-        return self.store.rows_by_seq(tx, sorted(seqs))
+        """The stored rows of the records in (stream, type, from, to) spans of the history: one
+        statement joins the spans to the history index and the log."""
+        seq, events = self.store.seq_column, self.store.events_table
+        rows: list[tuple[int, str, int, bytes]] = []
+        for j in range(0, len(spans), 200):
+            part = spans[j:j + 200]
+            tx.execute(
+                f"WITH sp(stream, type, lo, hi) AS (VALUES {','.join(['(?, ?, ?, ?)'] * len(part))})"
+                f" SELECT DISTINCT e.{seq}, e.originator_id, e.originator_version, e.state FROM sp"
+                " JOIN rm_history h ON h.stream = sp.stream AND h.type = sp.type"
+                " AND h.occurred_at >= sp.lo AND h.occurred_at <= sp.hi"
+                f" JOIN {events} e ON e.{seq} = h.seq",
+                [value for span in part for value in span])
+            rows.extend((int(q), str(o), int(v), bytes(st)) for q, o, v, st in tx.fetchall())
+        return rows
 
     @staticmethod
     def _plain_window(
