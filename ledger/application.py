@@ -17,7 +17,9 @@ import gc
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -601,6 +603,21 @@ class _WriterProcess:
         child.close()
         _, *answer = self._receive()
         self.recorded_at, self.fresh = answer
+        # Sending is done by a thread: this process checks the next chunk while the previous
+        # one is still on its way into a busy writer (a send waits until the writer reads).
+        self._outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._send_failed = False
+        self._sender = threading.Thread(target=self._send_all, name="ledger-writer-feed", daemon=True)
+        self._sender.start()
+
+    def _send_all(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            if self._send_failed:
+                continue  # the writer stopped: keep emptying the queue, so nothing waits on it
+            try:
+                self.conn.send_bytes(message)
+            except OSError:
+                self._send_failed = True
 
     def _receive(self) -> tuple[Any, ...]:
         try:
@@ -611,28 +628,35 @@ class _WriterProcess:
             raise message[1]
         return message
 
+    def _stop_sending(self) -> None:
+        if self._sender.is_alive():
+            self._outbox.put(None)
+            self._sender.join()
+
     def write(self, pending: Sequence[Pending]) -> None:
+        if self._send_failed:
+            self._stop_sending()
+            self._receive()  # the writer stopped: raise what it reported
+            raise StoreError("the ledger's writer process stopped; nothing was written")
         if pending:
-            try:
-                self.conn.send_bytes(b"w" + pickle.dumps(pending, protocol=pickle.HIGHEST_PROTOCOL))
-            except OSError:
-                self._receive()  # the writer stopped: raise what it reported
-                raise
+            self._outbox.put(b"w" + pickle.dumps(pending, protocol=pickle.HIGHEST_PROTOCOL))
 
     def commit(self, skipped: int) -> AppendResult:
-        self.conn.send_bytes(b"c" + pickle.dumps(skipped))
+        self._outbox.put(b"c" + pickle.dumps(skipped))
+        self._stop_sending()
         _, result = self._receive()
         assert isinstance(result, AppendResult)
         return result
 
     def abort(self) -> None:
-        with suppress(OSError):
-            self.conn.send_bytes(b"a")
+        self._outbox.put(b"a")
+        self._stop_sending()
 
     def __enter__(self) -> _WriterProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_sending()
         self.conn.close()  # a writer still waiting rolls back on seeing the pipe closed
         os.waitpid(self.pid, 0)
 

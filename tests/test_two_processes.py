@@ -103,3 +103,19 @@ def test_a_batch_of_a_chunk_or_more_takes_two_processes(store_url: str, monkeypa
         assert taken == [True]
     finally:
         ledger.close()
+
+
+def test_a_writer_that_fails_is_reported_by_the_clerks_process_and_nothing_is_written(
+        pair: Callable[[int], Ledger], monkeypatch: Any) -> None:
+    import ledger.application as app
+
+    def failing(self: Any, pending: Any, contents: Any = None) -> None:
+        raise RuntimeError("the disk is full")
+
+    ledger = pair(TWO)
+    monkeypatch.setattr(app._Writer, "write", failing)  # (the forked writer has it too)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        ledger.append_lines([line.encode() for line in (REGISTER * 3)])
+    monkeypatch.undo()
+    assert snapshot(ledger)["events"] == []
+    assert ledger.append_lines([line.encode() for line in REGISTER]).appended == len(REGISTER)  # not locked
