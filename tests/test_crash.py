@@ -4,8 +4,8 @@ A batch is one database transaction, so a process that dies inside it leaves the
 exactly as it was: same events, same head digest, chain intact. Running the same append
 again completes it; a third run finds every id already stored and appends nothing.
 The kill is real and lands inside the transaction, before the batch could be committed: the
-clerk's process is still reading its register, and the writer holds the write lock (SQLite) or
-has inserted rows (PostgreSQL: the events sequence has moved past the head). A large batch is
+clerk's process is still reading its register, and the writer holds the write lock (SQLite: the
+database's; PostgreSQL: the events table's). A large batch is
 stored by a writer process of the clerk's; it dies with it, and its transaction rolls back.
 """
 
@@ -62,19 +62,19 @@ def sqlite_locked(store_url: str) -> Callable[[], bool]:
     return probe
 
 
-def postgres_inserting(store_url: str, before: int) -> Callable[[], bool]:
-    """True once rows have been inserted past ``before`` (uncommitted: sequences ignore transactions)."""
+def postgres_locked(store_url: str) -> Callable[[], bool]:
+    """True while another session holds the events table's write lock: a batch's transaction is open."""
     import psycopg
 
     schema = store_url.rsplit("schema=", 1)[1]
     conn = psycopg.connect(store_url.split("?", 1)[0], autocommit=True)
-    (sequence,) = conn.execute("SELECT pg_get_serial_sequence(%s, 'notification_id')",
-                               (f'"{schema}".ledger_events',)).fetchone() or (None,)
-    assert sequence
 
     def probe() -> bool:
-        row = conn.execute(f"SELECT last_value FROM {sequence}").fetchone()
-        return bool(row and row[0] > before + 100)
+        row = conn.execute(
+            "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = 'ledger_events'"
+            " AND l.mode = 'ExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid()", (schema,)).fetchone()
+        return row is not None
 
     return probe
 
@@ -127,7 +127,7 @@ def test_a_killed_append_leaves_the_ledger_as_before_and_can_be_rerun(
     if store_url.startswith("sqlite"):
         writing = sqlite_locked(store_url)
     else:
-        writing = postgres_inserting(store_url, before_count)
+        writing = postgres_locked(store_url)
     kill_mid_transaction(proc, lambda: writing() and reading(), linger=0)
 
     assert sum(1 for _ in ledger.log()) == before_count, "a killed batch left events behind"
