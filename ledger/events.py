@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, datetime, tzinfo
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -149,15 +150,6 @@ SuspensionReason = Literal[
 ]
 
 
-class Reference(NamedTuple):
-    """One name an event refers to: its field, where (``received_by[1]``), kind and value."""
-
-    field: str
-    where: str
-    kind: str
-    name: str
-
-
 class EventModel(BaseModel):
     """Fields common to every event line."""
 
@@ -187,19 +179,6 @@ class EventModel(BaseModel):
     def type_name(self) -> str:
         return type(self).__name__
 
-    def named(self) -> list[Reference]:
-        """Everything this event names that the ledger must know, field by field."""
-        found: list[Reference] = []
-        for field_name, attr, kind in _reference_plan(type(self)):
-            value = getattr(self, attr)
-            if value is None:
-                continue
-            if type(value) is list:
-                found.extend(Reference(field_name, f"{field_name}[{i}]", kind, name) for i, name in enumerate(value))
-            else:
-                found.append(Reference(field_name, field_name, kind, value))
-        return found
-
     def names(self, kind: str) -> set[str]:
         """The names of one kind (e.g. ``staff``) this event refers to."""
         found: set[str] = set()
@@ -220,6 +199,21 @@ class EventModel(BaseModel):
     def content(self) -> dict[str, Any]:
         """The event as JSON-ready data, public field names, no empty optionals."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def named_in(content: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(where, kind, name) of each name an event's content refers to, e.g. ``("received_by[1]",
+    "staff", "s-li")``: the same names as the model's (``EventModel.names``), from its stored form."""
+    cls = EVENT_TYPES[content["type"]]
+    for field_name, kind in cls.references.items():
+        value = content.get(field_name)
+        if value is None:
+            continue
+        if type(value) is list:
+            for i, name in enumerate(value):
+                yield f"{field_name}[{i}]", kind, name
+        else:
+            yield field_name, kind, value
 
 
 @cache

@@ -24,7 +24,7 @@ from functools import cache
 from itertools import pairwise
 from typing import Any
 
-from ledger.events import CASE_TYPES, EVENT_TYPES
+from ledger.events import CASE_TYPES, EVENT_TYPES, named_in
 from ledger.interchange import Line, LineError, parse_event
 from ledger.policy import KindLimits, PolicyCatalogue, PolicyError, PolicyFileError, parse_pack
 from ledger.records import Record, effective_content
@@ -78,19 +78,6 @@ def reference_plan(type_name: str) -> tuple[tuple[str, str, bool], ...]:
     return tuple((f, kind, (type_name, f) in DEFERRED) for f, kind in cls.references.items())
 
 
-def named(type_name: str, data: dict[str, Any]) -> Iterable[tuple[str, str, str]]:
-    """(where, kind, name) of each name an event's content refers to (``received_by[1]``)."""
-    for field_name, kind, _ in reference_plan(type_name):
-        value = data.get(field_name)
-        if value is None:
-            continue
-        if type(value) is list:
-            for i, name in enumerate(value):
-                yield f"{field_name}[{i}]", kind, name
-        else:
-            yield field_name, kind, value
-
-
 Err = Callable[[str, str], None]
 
 
@@ -135,7 +122,7 @@ class Knowledge:
                 streams.add(f"{cls.stream_kind}:{line.data[cls.stream_field]}")
             if line.id is not None and line.id not in self.ids:
                 ids.add(line.id)
-            for _, kind, name in named(line.type, line.data):
+            for _, kind, name in named_in(line.data):
                 if kind == "event":
                     if name not in self.ids:
                         ids.add(name)
@@ -154,9 +141,6 @@ class Knowledge:
             if stream in by_stream:
                 self.stored[stream] = by_stream[stream]
                 self.derive(stream, by_stream[stream])
-
-    def knows_stream(self, stream: str) -> bool:
-        return self.complete or stream in self.loaded
 
     def derive(self, stream: str, records: Sequence[Record]) -> None:
         """(Re)compute the entity of one stream from its records, corrections applied."""
@@ -455,4 +439,4 @@ def replacement_of(line: Line, tz: tzinfo) -> Line | None:
     return None if model is None else Line.of(line.number, model)
 
 
-__all__ = ["DEFERRED", "IdInfo", "Knowledge", "named", "normalised_replacement", "replacement_of"]
+__all__ = ["DEFERRED", "IdInfo", "Knowledge", "normalised_replacement", "replacement_of"]
