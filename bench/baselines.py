@@ -56,7 +56,7 @@ def parse_insert(path: str, db_path: str) -> tuple[int, float]:
 
 
 def loads_validate_python(lines: Sequence[bytes]) -> tuple[int, float]:
-    """What ``ledger.interchange.parse_lines`` does per line: ``json.loads``, then ``validate_python``."""
+    """What the checked reader (``ledger.interchange.parse_event``) does per line: decode, then ``validate_python``."""
     from zoneinfo import ZoneInfo
 
     from ledger.events import DEFAULT_TZ, EVENT_ADAPTER

@@ -548,13 +548,10 @@ class _Writer:
         tx = self.tx
         seqs = self.store.insert(tx, rows, self.top)
         if self.ledger.ids_copy_events:
-            tx.executemany(
-                "INSERT INTO ledger_ids (id, seq, stream, type, fingerprint) VALUES (?, ?, ?, ?, ?)",
-                [(p[2], seq, p[0], p[1], fingerprint(p[4])) for p, seq in zip(pending, seqs, strict=True)],
-            )
+            tx.bulk_insert("ledger_ids", ("id", "seq", "stream", "type", "fingerprint"),
+                           [(p[2], seq, p[0], p[1], fingerprint(p[4])) for p, seq in zip(pending, seqs, strict=True)])
         else:
-            tx.executemany("INSERT INTO ledger_ids (id, seq) VALUES (?, ?)",
-                           [(p[2], seq) for p, seq in zip(pending, seqs, strict=True)])
+            tx.bulk_insert("ledger_ids", ("id", "seq"), [(p[2], seq) for p, seq in zip(pending, seqs, strict=True)])
         audience, records = self.ledger._audience, []
         for i, (stream, type_name, event_id, _, body) in enumerate(pending):
             if type_name == "Retracted" or audience(stream, type_name):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
-from ledger.events import EVENT_TYPES
+from ledger.events import EVENT_TYPES, named_in
 from ledger.records import Logged
 from ledger.store import Tx
 
@@ -96,6 +97,9 @@ class CaseIndex:
                 tx.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+HISTORY_COLUMNS = ("stream", "seq", "event_id", "type", "occurred_at", "recorded_at", "target", "until")
+
+
 class History:
     """When each record of a staff or post stream happened and was recorded, and what it corrects.
 
@@ -142,10 +146,7 @@ class History:
             occurred, until = content.get("occurred_at"), content.get("until")
             rows.append((r.stream, r.seq, r.event_id, r.type, None if occurred is None else _utc_text(str(occurred)),
                          r.recorded_at, target, None if until is None else _utc_text(str(until))))
-        tx.executemany(
-            "INSERT INTO rm_history (stream, seq, event_id, type, occurred_at, recorded_at, target, until)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows,
-        )
+        tx.bulk_insert("rm_history", HISTORY_COLUMNS, rows)
 
     def reset(self, tx: Tx) -> None:
         tx.execute("DELETE FROM rm_history")
@@ -195,22 +196,13 @@ class Membership:
         tx.execute("DELETE FROM rm_members")
 
 
-def staff_named(content: dict[str, object]) -> set[str]:
+def staff_named(content: dict[str, Any]) -> set[str]:
     """The staff ids a stored event's content names (a correction: its replacement's)."""
     if content.get("type") == "Corrected" and isinstance(content.get("replacement"), dict):
-        replacement = content["replacement"]
-        assert isinstance(replacement, dict)
-        return staff_named(replacement)
-    cls = EVENT_TYPES.get(str(content.get("type")))
-    if cls is None:
+        return staff_named(content["replacement"])
+    if content.get("type") not in EVENT_TYPES:
         return set()
-    names: set[str] = set()
-    for field_name, kind in cls.references.items():
-        value = content.get(field_name)
-        if kind != "staff" or value is None:
-            continue
-        names.update(str(v) for v in value) if isinstance(value, list) else names.add(str(value))
-    return names
+    return {str(name) for _, kind, name in named_in(content) if kind == "staff"}
 
 
 _HOURS: dict[str, str] = {}  # local "YYYY-MM-DDTHH" + offset -> UTC "YYYY-MM-DDTHH"
