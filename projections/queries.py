@@ -19,7 +19,7 @@ from ledger.application import Ledger, collector_paused
 from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import Fact, Record, effective, record_from_state
-from ledger.store import Tx
+from ledger.store import Tx, padded
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import deadline
 from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
@@ -275,8 +275,8 @@ class Queries:
         found: set[str] = set()
         names = sorted(staff)
         with self.reading() as tx:
-            for i in range(0, len(names), 500):
-                chunk = names[i:i + 500]
+            for i in range(0, len(names), 512):
+                chunk = padded(names[i:i + 512], "")
                 tx.execute(f"SELECT stream FROM rm_members WHERE staff IN ({','.join('?' * len(chunk))})", chunk)
                 found.update(str(r[0]) for r in tx.fetchall() if str(r[0]).startswith(prefix))
         return found
@@ -328,8 +328,8 @@ class Queries:
         statement joins the spans to the history index and the log."""
         seq, events = self.store.seq_column, self.store.events_table
         rows: list[tuple[int, str, int, bytes]] = []
-        for j in range(0, len(spans), 200):
-            part = spans[j:j + 200]
+        for j in range(0, len(spans), 256):
+            part = padded(spans[j:j + 256], ("", "", "", ""))
             tx.execute(
                 f"WITH sp(stream, type, lo, hi) AS (VALUES {','.join(['(?, ?, ?, ?)'] * len(part))})"
                 f" SELECT DISTINCT e.{seq}, e.originator_id, e.originator_version, e.state FROM sp"
@@ -349,6 +349,7 @@ class Queries:
         # (stream, type, from, to): the records of that type in [from, to] are read.
         spans = {(stream, kind, "", "~") for stream in streams for kind in ("StaffRegistered", "PostDefined")}
         corrected: set[str] = set()
+        streams = padded(streams, "")  # (the stream "" has no rows)
         values = ",".join(["(?)"] * len(streams))
 
         def latest(kind: str, extra: str = "") -> str:  # walks the index back from the instant, stops at once
@@ -375,6 +376,8 @@ class Queries:
                 (*streams, point, known, point, known, point, point, known, known, known, known))
             for stream, began, next_start, next_end, roles, designated, fixed in tx.fetchall():
                 stream = str(stream)
+                if not stream:
+                    continue
                 if fixed is not None:
                     corrected.add(stream)
                 if began is not None:

@@ -53,3 +53,37 @@ def test_state_parts_equal_the_decoded_record(stream: str, event_id: str, record
     record = record_from_state(1, stream, version, state)
     assert state_parts(state) == (record.content, record.event_id, recorded_at)
     assert utc_iso(recorded_at) == record.recorded_at.astimezone(UTC).isoformat()
+
+
+def test_statement_lists_are_padded_to_a_few_sizes() -> None:
+    from ledger.store import padded
+
+    assert padded([], "") == []
+    assert padded(["a"], "") == ["a"]
+    assert padded(["a", "b", "c"], "") == ["a", "b", "c", ""]
+    assert {len(padded(list(range(n)), -1)) for n in range(1, 513)} == {2**k for k in range(10)}
+
+
+def test_sqlite_connections_keep_their_prepared_statements(tmp_path: object, monkeypatch: object) -> None:
+    """The library opens SQLite connections with a statement cache of one; the store's keep
+    hundreds (and are otherwise opened the library's way: WAL mode, sqlite3.Row rows)."""
+    import sqlite3
+
+    import ledger.store as store_module
+
+    opened: list[dict[str, object]] = []
+    connect = sqlite3.connect
+
+    def recording(*args: object, **kwargs: object) -> sqlite3.Connection:
+        opened.append(kwargs)
+        return connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", recording)  # type: ignore[attr-defined]
+    store = store_module.Store(f"sqlite:///{tmp_path}/cache.db")
+    try:
+        with store.read() as tx:
+            assert tx.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert opened and all(kw["cached_statements"] == store_module.SQLITE_STATEMENT_CACHE for kw in opened)
+        assert store_module.SQLITE_STATEMENT_CACHE >= 256
+    finally:
+        store.close()
