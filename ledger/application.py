@@ -50,7 +50,7 @@ def ledger_schema(dialect: str) -> list[str]:
         "CREATE TABLE IF NOT EXISTS ledger_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         # Every event id (given by the sender or assigned) and where it is in the log, for
         # idempotency and corrections; stream, type and content are the event's own. (Ledgers
-        # made before 0.2 also keep stream, type and fingerprint here: ``Ledger.ids_layout``.)
+        # made before 0.2 also keep stream, type and fingerprint here: ``Ledger.ids_copy_events``.)
         "CREATE TABLE IF NOT EXISTS ledger_ids ("
         f" id TEXT PRIMARY KEY, seq BIGINT NOT NULL, retracted INTEGER NOT NULL DEFAULT 0){table}",
     ]
