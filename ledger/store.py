@@ -305,6 +305,29 @@ class Store:
             raise StoreError(f"role {self.url.user!r} may not write to this ledger ({exc}); a committee's role "
                              "only reads, and a clerk's gets its rights from the owner with `ledger db roles`") from exc
 
+    def leave_checkpoint(self, tx: Tx) -> None:
+        """SQLite: the commit of this transaction leaves its pages in the write-ahead log.
+
+        Committed pages are durable in the WAL; copying them into the database file (SQLite's
+        checkpoint, which the commit would otherwise run at once) is left to ``checkpoint``,
+        which a large batch's writer process runs after the clerk has its answer. Should that
+        never run, the next commit of any connection, or the last one to close, checkpoints.
+        """
+        if self.dialect == "sqlite":
+            tx.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> tuple[int, int] | None:
+        """SQLite: copy the write-ahead log into the database file, waiting on no reader or
+        writer (``PASSIVE``); (frames in the log, frames copied). None on PostgreSQL."""
+        if self.dialect != "sqlite":
+            return None
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default, back for what follows
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            _, log, copied = cursor.fetchone()
+            return int(log), int(copied)
+
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self.datastore.transaction(commit=False) as cursor:

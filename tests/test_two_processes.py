@@ -8,18 +8,29 @@ batch, set very high it takes none, so both ways run on the same register.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.generate import generate
 from ledger.application import CHUNK, Ledger
+from ledger.integrity import verify
 from ledger.interchange import InvalidInput
 from tests.conftest import FakeClock, postgres_url
 
 REGISTER = list(generate(3000, 40, seed=7))  # every kind of line, corrections included
+BIG = list(generate(12000, 40, seed=7))  # more than SQLite's checkpoint threshold (1000 pages of WAL)
 TWO, ONE = 1, 10**9  # parallel_from: always / never
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def snapshot(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
@@ -119,3 +130,97 @@ def test_a_writer_that_fails_is_reported_by_the_clerks_process_and_nothing_is_wr
     monkeypatch.undo()
     assert snapshot(ledger)["events"] == []
     assert ledger.append_lines([line.encode() for line in REGISTER]).appended == len(REGISTER)  # not locked
+
+
+# -- the checkpoint after the commit (SQLite) ------------------------------------------------
+
+
+def events_in_database_file(db: Path, tmp_path: Path) -> int:
+    """Events in the database file alone, without its write-ahead log (a copy of the file)."""
+    copy = tmp_path / "file-only.db"
+    shutil.copyfile(db, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] if "stored_events" in tables else 0
+    finally:
+        conn.close()
+
+
+def test_the_commit_leaves_the_checkpoint_to_the_writer_and_the_ledger_holds_the_batch_without_it(
+        sqlite_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    import ledger.store as store_module
+
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    monkeypatch.setattr(store_module.Store, "checkpoint", lambda self: None)  # a writer killed after its commit
+    ledger = Ledger(sqlite_url, clock=FakeClock())
+    ledger.parallel_from = 1
+    try:
+        result = ledger.append_lines([line.encode() for line in BIG])
+        assert ledger.wait_for_checkpoints(timeout=60)
+        assert result.appended == len(BIG)
+        assert events_in_database_file(db, tmp_path) == 0  # all of it is still in the WAL
+        assert len(list(ledger.log())) == len(BIG)  # committed: every reader sees it
+    finally:
+        ledger.close()
+    reopened = Ledger(sqlite_url)
+    try:
+        assert verify(reopened.store).intact
+    finally:
+        reopened.close()
+
+
+def test_the_writer_copies_the_batch_into_the_database_file_after_answering(sqlite_url: str, tmp_path: Path) -> None:
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    ledger = Ledger(sqlite_url, clock=FakeClock())
+    ledger.parallel_from = 1
+    try:
+        ledger.append_lines([line.encode() for line in BIG])
+        assert ledger.wait_for_checkpoints(timeout=60)
+        assert events_in_database_file(db, tmp_path) == len(BIG)
+    finally:
+        ledger.close()
+
+
+CHECKPOINT_THAT_WAITS = """
+import json, os, sys, time
+from pathlib import Path
+import ledger.store
+GO, DONE = Path(sys.argv[1]), Path(sys.argv[2])
+checkpoint = ledger.store.Store.checkpoint
+def waiting_checkpoint(self):
+    for _ in range(600):  # until the test says go (at most a minute)
+        if GO.exists():
+            break
+        time.sleep(0.1)
+    DONE.write_text(json.dumps(checkpoint(self)))
+ledger.store.Store.checkpoint = waiting_checkpoint
+sys.argv = ["ledger", *sys.argv[3:]]
+from cli.main import main
+main()
+"""
+
+
+def test_the_clerks_command_ends_while_its_writer_goes_on_to_checkpoint(tmp_path: Path) -> None:
+    """Whoever reads the command's output sees it end with the command, and the writer process
+    outlives the command to checkpoint: here its checkpoint waits until the command has ended
+    (were the command's pipes still held by it, ``run`` would never return)."""
+    register = tmp_path / "register.jsonl"
+    register.write_text("\n".join(BIG) + "\n", encoding="utf-8")
+    go, done, db = tmp_path / "go", tmp_path / "done", tmp_path / "ledger.db"
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECKPOINT_THAT_WAITS, str(go), str(done),
+         "--store", f"sqlite:///{db}", "append", str(register), "--actor", "办公室-王敏"],
+        cwd=ROOT, capture_output=True, text=True, timeout=50,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"appended {len(BIG)} event(s)" in proc.stdout
+    assert not done.exists()
+    go.touch()
+    for _ in range(600):
+        if done.exists() and done.read_text():
+            break
+        time.sleep(0.1)
+    log, copied = json.loads(done.read_text())  # (frames in the log, frames copied)
+    assert log == copied > 0
+    assert events_in_database_file(db, tmp_path) == len(BIG)
