@@ -732,9 +732,7 @@ def _serve(ledger: Ledger, conn: Connection) -> None:
 def _outlive_parent() -> None:
     """After the commit: no longer die with the clerk's process, and let go of its terminal and
     pipes (whoever reads the clerk's output sees it end when the clerk ends)."""
-    with suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, 0)  # PR_SET_PDEATHSIG: none
+    _parent_death_signal(0)
     with suppress(OSError):
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -753,11 +751,16 @@ def _picklable(exc: BaseException) -> BaseException:
 def _die_with(parent_pid: int) -> None:
     """Have the kernel kill this process when its parent dies (Linux), so a killed clerk's
     writer never outlives it holding the write lock."""
-    with suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    _parent_death_signal(signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before that took effect
         os._exit(1)
+
+
+def _parent_death_signal(sig: int) -> None:
+    """The signal the kernel sends this process when its parent dies (Linux; 0: none)."""
+    with suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
 
 
 __all__ = ["EVENT_TYPES", "AppendResult", "Ledger", "Projector"]
