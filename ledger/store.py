@@ -175,8 +175,14 @@ class Tx:
         return tuple(row.values()) if self.dialect == "postgresql" else row
 
 
-#: Page cache of a writing SQLite connection (KiB).
-SQLITE_WRITE_CACHE_KIB = 1024 * 1024
+#: Page cache of a writing SQLite connection (KiB). Large enough for the pages a batch touches
+#: at random (the id index, the streams' index, the read models' rows) on a ledger of several
+#: million events; bounded, so that a large batch writes the pages it is done with into the
+#: write-ahead log as it goes (SQLite spills them, each page once: a spilled page written again
+#: in the same transaction overwrites its frame) instead of all of them in its commit, which
+#: the clerk waits for. With 1 GiB, a million-line batch wrote ~670 MB in its commit: 1.4-2.1 s;
+#: with 128 MiB, 0.7-0.9 s (measured on 2026-12-02).
+SQLITE_WRITE_CACHE_KIB = 128 * 1024
 #: ... and of a reading one.
 SQLITE_READ_CACHE_KIB = 64 * 1024
 #: How much of the database file a reading connection maps into memory.
@@ -292,7 +298,8 @@ class Store:
                 self._set_search_path(tx)
                 if self.dialect == "sqlite":
                     # A large batch touches pages of several indexes at random (ids, streams,
-                    # times); SQLite's default 2 MB page cache made it re-read them from disk.
+                    # times); SQLite's default 2 MB page cache made it re-read them from disk
+                    # (``SQLITE_WRITE_CACHE_KIB``).
                     tx.execute(f"PRAGMA cache_size = -{SQLITE_WRITE_CACHE_KIB}")
                     tx.execute("UPDATE ledger_writer SET n = n + 1")
                 else:

@@ -152,3 +152,51 @@ def test_a_killed_append_leaves_the_ledger_as_before_and_can_be_rerun(
     result = verify(ledger.store)
     assert result.intact and result.checked == before_count + LINES
     assert result.head != before_head
+
+
+SMALL_PAGE_CACHE = """
+import sys
+import ledger.store
+ledger.store.SQLITE_WRITE_CACHE_KIB = 256  # the writer spills its pages into the WAL early and often
+sys.argv = ["ledger", *sys.argv[1:]]
+from cli.main import main
+main()
+"""
+
+
+def test_a_writer_killed_after_spilling_pages_into_the_wal_leaves_the_ledger_as_before(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """SQLite: a large batch's writer writes pages into the write-ahead log before its commit
+    (its page cache is bounded); killed then, those pages never count (no commit frame)."""
+    from ledger.application import Ledger
+    from projections.readmodels import default_projectors
+
+    ledger = Ledger(sqlite_url, projectors=default_projectors(None))
+    ledger.append_lines(jsonl(*BASE, inquiry("C1"), inquiry("C2")), actor="setup")
+    before_count, before_head = sum(1 for _ in ledger.log()), head(ledger.store)
+    wal = Path(sqlite_url.removeprefix("sqlite:///") + "-wal")
+    wal_before = wal.stat().st_size if wal.exists() else 0
+    path = register(tmp_path / "register.jsonl")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SMALL_PAGE_CACHE, "--store", sqlite_url, "append", str(path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+    )
+    reading, writing = still_reading(proc, path), sqlite_locked(sqlite_url)
+
+    def spilled() -> bool:
+        return wal.exists() and wal.stat().st_size > wal_before + 200 * 4096
+
+    kill_mid_transaction(proc, lambda: writing() and reading() and spilled(), linger=0)
+    assert sum(1 for _ in ledger.log()) == before_count, "a killed batch left events behind"
+    assert head(ledger.store) == before_head
+    assert verify(ledger.store).intact
+    ledger.close()
+    reopened = Ledger(sqlite_url, projectors=default_projectors(None))
+    try:
+        assert sum(1 for _ in reopened.log()) == before_count
+        result = reopened.append_lines(path.read_text(encoding="utf-8").splitlines())
+        assert result.appended == LINES
+        assert verify(reopened.store).intact
+    finally:
+        reopened.close()
