@@ -231,7 +231,12 @@ class Ledger:
             if checker.errors:
                 writer.abort()
                 raise InvalidInput(checker.sorted_errors())
-            result = writer.commit(checker.skipped)
+            writer.request_commit(checker.skipped)
+            # While the writer commits, this process lets go of what the batch knew: for a large
+            # register that is millions of objects, and freeing them (~0.7 s per million lines,
+            # measured) would otherwise follow the commit instead of running beside it.
+            del checker
+            result = writer.await_commit()
         if writer.reaper is not None:
             self._checkpointing = [t for t in self._checkpointing if t.is_alive()] + [writer.reaper]
         return result
@@ -656,9 +661,13 @@ class _WriterProcess:
         if pending:
             self._outbox.put(b"w" + pickle.dumps(pending, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def commit(self, skipped: int) -> AppendResult:
+    def request_commit(self, skipped: int) -> None:
+        """Tell the writer to commit (the message is sent when this returns); ``await_commit``
+        waits for its answer."""
         self._outbox.put(b"c" + pickle.dumps(skipped))
         self._stop_sending()
+
+    def await_commit(self) -> AppendResult:
         _, result = self._receive()
         assert isinstance(result, AppendResult)
         self.committed = True

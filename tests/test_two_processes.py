@@ -224,3 +224,32 @@ def test_the_clerks_command_ends_while_its_writer_goes_on_to_checkpoint(tmp_path
     log, copied = json.loads(done.read_text())  # (frames in the log, frames copied)
     assert log == copied > 0
     assert events_in_database_file(db, tmp_path) == len(BIG)
+
+
+def test_the_clerk_lets_go_of_what_the_batch_knew_while_the_writer_commits(
+        pair: Callable[[int], Ledger], monkeypatch: Any) -> None:
+    """The checks' knowledge of a large batch (millions of objects for a large register) is freed
+    before the clerk waits for the writer's commit, not after the answer."""
+    import weakref
+
+    import ledger.application as app
+
+    known: list[weakref.ref[Any]] = []
+    alive_while_waiting: list[bool] = []
+    checker_init, await_commit = app._Checker.__init__, app._WriterProcess.await_commit
+
+    def init(self: Any, *args: Any) -> None:
+        checker_init(self, *args)
+        known.append(weakref.ref(self.know))
+
+    def waiting(self: Any) -> app.AppendResult:
+        alive_while_waiting.append(known[-1]() is not None)
+        return await_commit(self)
+
+    monkeypatch.setattr(app._Checker, "__init__", init)
+    monkeypatch.setattr(app._WriterProcess, "await_commit", waiting)
+    ledger = pair(TWO)
+    result = ledger.append_lines([line.encode() for line in REGISTER])
+    assert result.appended == len(REGISTER)
+    assert alive_while_waiting == [False]
+
