@@ -10,6 +10,7 @@ The tables are caches: the rules always agree with a full replay of the log.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -51,21 +52,29 @@ class CaseIndex:
             f" judge_in_full INTEGER NOT NULL DEFAULT 0){table}",
         ]
 
+    #: How long (in positions of the log) a new case's row is held back so that its reply, if
+    #: it comes soon after, is folded into it instead of updating it: about ten weeks of a busy
+    #: office's register, far longer than the time limits. The rows still held when a batch
+    #: ends are written then; a reply that comes later updates its row.
+    hold = 50_000
+
     def __init__(self) -> None:
-        self._new: dict[str, list[object]] = {}  # cases new in this batch, their replies folded in
+        self._new: dict[str, list[object]] = {}  # new cases held back, their replies folded in
+        self._order: deque[tuple[int, str]] = deque()  # (received seq, case) in log order
 
     def begin(self) -> None:
-        self._new = {}
+        self._new, self._order = {}, deque()
 
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
         # The ledger hands a read model only the records it wants (``wants``). A new case's row
-        # waits for ``finish``: its reply, if it comes in the same batch, is folded into it.
+        # is held back for a while (``hold``): its reply, if it comes by then, is folded into it.
         new = self._new
         replied, corrected = [], []
         for r in records:
             case = r.stream[5:]  # "case:..."
             if r.type == "InquiryReceived":
                 new[case] = [case, r.seq, _utc_text(str(r.content["occurred_at"])), r.recorded_at, None, None, 0]
+                self._order.append((r.seq, case))
             elif r.type == "Replied":
                 row = new.get(case)
                 if row is None:
@@ -81,14 +90,24 @@ class CaseIndex:
             "UPDATE rm_case_index SET judge_in_full = CASE WHEN replied_at IS NULL THEN judge_in_full ELSE 1 END,"
             " replied_at = ?, replied_recorded_at = ? WHERE case_id = ?", replied)
         tx.executemany("UPDATE rm_case_index SET judge_in_full = 1 WHERE case_id = ?", corrected)
+        if records:
+            self._write(tx, records[-1].seq - self.hold)
 
     def finish(self, tx: Tx) -> None:
-        # In key order: each row lands next to the one before (a rebuild writes every case here).
+        self._write(tx, None)
+
+    def _write(self, tx: Tx, upto: int | None) -> None:
+        """Write the held rows of the cases received at or before ``upto`` (None: all of them)."""
+        order, new, rows = self._order, self._new, []
+        while order and (upto is None or order[0][0] <= upto):
+            row = new.pop(order.popleft()[1], None)
+            if row is not None:
+                rows.append(row)
+        # In key order: each row lands next to the one before.
         tx.executemany(
             "INSERT INTO rm_case_index (case_id, received_seq, received_at, received_recorded_at, replied_at,"
             " replied_recorded_at, judge_in_full) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING",
-            [self._new[case] for case in sorted(self._new)])
-        self._new = {}
+            sorted(rows, key=lambda row: str(row[0])))
 
     def reset(self, tx: Tx) -> None:
         tx.execute("DELETE FROM rm_case_index")
