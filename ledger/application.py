@@ -76,8 +76,10 @@ class Projector(Protocol):
         (others are not decoded)."""
         ...
 
-    def begin(self) -> None:
-        """A batch of ``project`` calls begins (inside one transaction)."""
+    def begin(self, appending: bool) -> None:
+        """A batch of ``project`` calls begins (inside one transaction): of a batch being appended
+        (``appending``: the clerk waits for what is left at its end) or of catching up with or
+        rebuilding from the log."""
         ...
 
     def project(self, tx: Tx, records: Sequence[Logged]) -> None:
@@ -317,7 +319,7 @@ class Ledger:
             if position >= top:
                 continue
             wanted = self._wanted_sql([projector])
-            projector.begin()
+            projector.begin(appending=False)
             while position < top:
                 rows = self.store.log_page(tx, position, top, LOG_PAGE, wanted)
                 position = rows[-1][0] if len(rows) == LOG_PAGE else top
@@ -546,7 +548,7 @@ class _Writer:
         self.appended = 0
         self.first_seq: int | None = None
         for projector in ledger.projectors:
-            projector.begin()
+            projector.begin(appending=True)
 
     def write(self, pending: Sequence[Pending], contents: Sequence[dict[str, Any]] | None = None) -> None:
         """Store checked records; ``contents`` are theirs (None: decoded where a read model wants one)."""
