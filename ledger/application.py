@@ -38,7 +38,7 @@ from ledger.integrity import append_only_statements
 from ledger.interchange import InvalidInput, Line, LineError, canonical, fingerprint, read_lines
 from ledger.knowledge import ENTITY_KINDS, IdInfo, Knowledge, normalised_replacement, replacement_of
 from ledger.records import GENESIS, Logged, Record, link_bytes, record_from_state, state_parts, utc_iso, utc_text
-from ledger.store import DEFAULT_URL, Store, StoreError, Tx
+from ledger.store import DEFAULT_URL, Store, StoreError, Tx, release_inherited_sqlite
 
 
 def ledger_schema(dialect: str) -> list[str]:
@@ -710,6 +710,7 @@ def _serve(ledger: Ledger, conn: Connection) -> None:
         # here: finalising it would close the parent's connections (PostgreSQL would end its
         # session).
         _INHERITED.append(ledger.store)
+        release_inherited_sqlite()  # so that this process's own connection takes real locks
         ledger.store = Store(ledger.store.url_text)
         with ledger.store.write() as tx:
             ledger.store.leave_checkpoint(tx)

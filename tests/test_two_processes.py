@@ -216,6 +216,11 @@ def test_the_clerks_command_ends_while_its_writer_goes_on_to_checkpoint(tmp_path
     assert proc.returncode == 0, proc.stderr
     assert f"appended {len(BIG)} event(s)" in proc.stdout
     assert not done.exists()
+    # The command closed its connections without copying the log itself: its writer, still
+    # open, holds the database's shared lock (were that lock only in the clerk's inherited
+    # bookkeeping, the clerk closing last would have copied and deleted the log under it).
+    assert Path(f"{db}-wal").exists()
+    assert events_in_database_file(db, tmp_path) == 0
     go.touch()
     for _ in range(600):
         if done.exists() and done.read_text():
@@ -224,6 +229,58 @@ def test_the_clerks_command_ends_while_its_writer_goes_on_to_checkpoint(tmp_path
     log, copied = json.loads(done.read_text())  # (frames in the log, frames copied)
     assert log == copied > 0
     assert events_in_database_file(db, tmp_path) == len(BIG)
+
+
+#: SQLite's POSIX locks (os_unix.c): the shared-lock bytes of the database file, and the
+#: "dead man switch" byte of the log's index (``-shm``) that every open connection holds shared.
+SHARED_FIRST, SHARED_SIZE, SHM_DMS = 0x40000000 + 2, 510, 120 + 8
+
+
+def lock_holder(path: Path, start: int, length: int) -> int | None:
+    """The pid of another process holding a POSIX lock on these bytes that a write lock would
+    meet (the asking process's own locks never count), or None."""
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDWR)
+    try:
+        asked = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, start, length, 0)
+        kind, _, _, _, pid = struct.unpack("hhqqi", fcntl.fcntl(fd, fcntl.F_GETLK, asked))
+    finally:
+        os.close(fd)
+    return None if kind == fcntl.F_UNLCK else pid
+
+
+def test_the_writer_process_takes_its_own_sqlite_locks(sqlite_url: str, monkeypatch: Any) -> None:
+    """The forked writer's connection holds real locks on the database and its log's index,
+    not only the bookkeeping of the locks its parent held at the fork."""
+    import ledger.application as app
+
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    ledger = Ledger(sqlite_url, clock=FakeClock())
+    ledger.append_lines([line.encode() for line in BIG[:100]])  # the clerk's connections are open
+    ledger.parallel_from = 1
+    writers: list[int] = []
+    holders: list[tuple[int | None, int | None]] = []
+    writer_init = app._WriterProcess.__init__
+
+    def init(self: Any, owner: Ledger) -> None:
+        writer_init(self, owner)
+        writers.append(self.pid)
+
+    def lines() -> Any:
+        for number, line in enumerate(BIG[100:], start=1):
+            if number == CHUNK + CHUNK // 2:  # the first chunk is with the writer, in its transaction
+                holders.append((lock_holder(db, SHARED_FIRST, SHARED_SIZE), lock_holder(Path(f"{db}-shm"), SHM_DMS, 1)))
+            yield line.encode()
+
+    monkeypatch.setattr(app._WriterProcess, "__init__", init)
+    try:
+        assert ledger.append_lines(lines()).appended == len(BIG) - 100
+    finally:
+        ledger.close()
+    assert len(writers) == 1
+    assert holders == [(writers[0], writers[0])]
 
 
 def test_the_clerk_lets_go_of_what_the_batch_knew_while_the_writer_commits(
