@@ -367,7 +367,12 @@ class Store:
 
     def checkpoint(self) -> tuple[int, int] | None:
         """SQLite: copy the write-ahead log into the database file, waiting on no reader or
-        writer (``PASSIVE``); (frames in the log, frames copied). None on PostgreSQL."""
+        writer (``PASSIVE``); (frames in the log, frames copied). None on PostgreSQL.
+
+        Once all of it is copied, the log is cut to nothing if no reader is still on it
+        (``TRUNCATE``, not waiting either): a million-line batch leaves a log of ~700 MB, which
+        would otherwise stay on disk until the last connection to the ledger closes.
+        """
         if self.dialect != "sqlite":
             return None
         with self.datastore.get_connection(commit=True) as conn:
@@ -375,6 +380,14 @@ class Store:
             cursor.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default, back for what follows
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
             _, log, copied = cursor.fetchone()
+            if log == copied:
+                cursor.execute("PRAGMA busy_timeout")
+                timeout = cursor.fetchone()[0]
+                cursor.execute("PRAGMA busy_timeout = 0")
+                try:
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout = {int(timeout)}")
             return int(log), int(copied)
 
     @contextmanager

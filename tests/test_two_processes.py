@@ -178,6 +178,33 @@ def test_the_writer_copies_the_batch_into_the_database_file_after_answering(sqli
         ledger.append_lines([line.encode() for line in BIG])
         assert ledger.wait_for_checkpoints(timeout=60)
         assert events_in_database_file(db, tmp_path) == len(BIG)
+        # ... and gave the log's disk space back, though the clerk's connections are still open
+        assert Path(f"{db}-wal").stat().st_size == 0
+    finally:
+        ledger.close()
+
+
+def test_a_reader_on_the_log_keeps_it_whole_and_the_next_checkpoint_cuts_it(sqlite_url: str, tmp_path: Path) -> None:
+    """The checkpoint never waits: with a reader still on the log it copies the log but leaves
+    it as it is; the next one, with no reader, cuts it to nothing."""
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    wal = Path(f"{db}-wal")
+    ledger = Ledger(sqlite_url, clock=FakeClock())
+    try:
+        ledger.append_lines([line.encode() for line in REGISTER])
+        reader = sqlite3.connect(db, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            count = reader.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
+            log, copied = ledger.store.checkpoint()  # type: ignore[misc]
+            assert log == copied and wal.stat().st_size > 0  # copied, not cut: the reader is on it
+            assert reader.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == count == len(REGISTER)
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        ledger.store.checkpoint()
+        assert wal.stat().st_size == 0
+        assert len(list(ledger.log())) == len(REGISTER)
     finally:
         ledger.close()
 
