@@ -132,6 +132,109 @@ def test_a_writer_that_fails_is_reported_by_the_clerks_process_and_nothing_is_wr
     assert ledger.append_lines([line.encode() for line in REGISTER]).appended == len(REGISTER)  # not locked
 
 
+# -- the guards against a colliding insert, lifted inside the writer's transaction (SQLite) ---
+
+
+def triggers(db: Path) -> set[str]:
+    """The triggers a connection of its own sees (the last committed state)."""
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    finally:
+        conn.close()
+
+
+def replace_refused(db: Path) -> bool:
+    """Whether INSERT OR REPLACE over the first stored event is refused (by the guard)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        row = conn.execute("SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
+                           " ORDER BY rowid LIMIT 1").fetchone()
+        conn.execute("INSERT OR REPLACE INTO stored_events (rowid, originator_id, originator_version, topic, state)"
+                     " VALUES (?, 'staff:forged', 1, ?, ?)", (row[0], row[3], row[4]))
+    except sqlite3.DatabaseError as exc:
+        return "append-only" in str(exc)
+    finally:
+        conn.close()
+    return False
+
+
+def test_the_writer_lifts_the_insert_guards_only_inside_its_own_transaction(
+        sqlite_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    """A large batch stores its rows without the two guards that look every inserted row up
+    (integrity.insert_guards_lifted): they are gone inside the writer's transaction, present
+    for every other connection meanwhile, and back, refusing, once the batch is committed."""
+    import ledger.application as app
+    from ledger.integrity import INSERT_GUARDS
+
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    seen_by_writer = tmp_path / "seen-by-writer.json"
+    ledger = Ledger(sqlite_url, clock=FakeClock())
+    ledger.append_lines([line.encode() for line in BIG[:100]])
+    everything = triggers(db)
+    assert set(INSERT_GUARDS) < everything and replace_refused(db)
+    ledger.parallel_from = 1
+    write = app._Writer.write
+
+    def looking(self: Any, pending: Any, contents: Any = None) -> None:  # (in the forked writer)
+        names = [r[0] for r in self.tx.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()]
+        seen_by_writer.write_text(json.dumps(sorted(names)))
+        write(self, pending, contents)
+
+    seen_meanwhile: list[set[str]] = []
+
+    def lines() -> Any:
+        for number, line in enumerate(BIG[100:], start=1):
+            if number == CHUNK + CHUNK // 2:  # the first chunk is with the writer, in its transaction
+                seen_meanwhile.append(triggers(db))
+            yield line.encode()
+
+    monkeypatch.setattr(app._Writer, "write", looking)
+    try:
+        assert ledger.append_lines(lines()).appended == len(BIG) - 100
+    finally:
+        ledger.close()
+    assert set(json.loads(seen_by_writer.read_text())) == everything - set(INSERT_GUARDS)
+    assert seen_meanwhile == [everything]
+    assert triggers(db) == everything
+    assert replace_refused(db)
+    assert verify(Ledger(sqlite_url, clock=FakeClock()).store).intact
+
+
+@pytest.mark.parametrize("how", ["a bad line", "a failing writer"])
+def test_a_batch_that_rolls_back_leaves_the_insert_guards(sqlite_url: str, monkeypatch: Any, how: str) -> None:
+    import ledger.application as app
+
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    ledger = Ledger(sqlite_url, clock=FakeClock())
+    ledger.append_lines([line.encode() for line in BIG[:100]])
+    everything = triggers(db)
+    ledger.parallel_from = 1
+    lines = [line.encode() for line in BIG[100:]]
+    if how == "a bad line":
+        lines.append(b"{not json")
+        expected: Any = InvalidInput
+    else:
+        calls: list[int] = []
+        write = app._Writer.write
+
+        def failing(self: Any, pending: Any, contents: Any = None) -> None:
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("the disk is full")
+            write(self, pending, contents)
+
+        monkeypatch.setattr(app._Writer, "write", failing)
+        expected = RuntimeError
+    try:
+        with pytest.raises(expected):
+            ledger.append_lines(lines)
+    finally:
+        ledger.close()
+    assert triggers(db) == everything
+    assert replace_refused(db)
+
+
 # -- the checkpoint after the commit (SQLite) ------------------------------------------------
 
 
