@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,15 @@ REGISTER = list(generate(3000, 40, seed=7))  # every kind of line, corrections i
 BIG = list(generate(12000, 40, seed=7))  # more than SQLite's checkpoint threshold (1000 pages of WAL)
 TWO, ONE = 1, 10**9  # parallel_from: always / never
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def probed_mid_batch(probe: Callable[[], object]) -> Iterator[bytes]:
+    """The lines of BIG past its first 100, calling ``probe`` once, when the first chunk is with
+    the writer, in its transaction."""
+    for number, line in enumerate(BIG[100:], start=1):
+        if number == CHUNK + CHUNK // 2:
+            probe()
+        yield line.encode()
 
 
 def snapshot(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
@@ -182,16 +191,10 @@ def test_the_writer_lifts_the_insert_guards_only_inside_its_own_transaction(
         write(self, pending, contents)
 
     seen_meanwhile: list[set[str]] = []
-
-    def lines() -> Any:
-        for number, line in enumerate(BIG[100:], start=1):
-            if number == CHUNK + CHUNK // 2:  # the first chunk is with the writer, in its transaction
-                seen_meanwhile.append(triggers(db))
-            yield line.encode()
-
     monkeypatch.setattr(app._Writer, "write", looking)
     try:
-        assert ledger.append_lines(lines()).appended == len(BIG) - 100
+        result = ledger.append_lines(probed_mid_batch(lambda: seen_meanwhile.append(triggers(db))))
+        assert result.appended == len(BIG) - 100
     finally:
         ledger.close()
     assert set(json.loads(seen_by_writer.read_text())) == everything - set(INSERT_GUARDS)
@@ -397,16 +400,12 @@ def test_the_writer_process_takes_its_own_sqlite_locks(sqlite_url: str, monkeypa
     def init(self: Any, owner: Ledger) -> None:
         writer_init(self, owner)
         writers.append(self.pid)
-
-    def lines() -> Any:
-        for number, line in enumerate(BIG[100:], start=1):
-            if number == CHUNK + CHUNK // 2:  # the first chunk is with the writer, in its transaction
-                holders.append((lock_holder(db, SHARED_FIRST, SHARED_SIZE), lock_holder(Path(f"{db}-shm"), SHM_DMS, 1)))
-            yield line.encode()
+    def probe() -> None:
+        holders.append((lock_holder(db, SHARED_FIRST, SHARED_SIZE), lock_holder(Path(f"{db}-shm"), SHM_DMS, 1)))
 
     monkeypatch.setattr(app._WriterProcess, "__init__", init)
     try:
-        assert ledger.append_lines(lines()).appended == len(BIG) - 100
+        assert ledger.append_lines(probed_mid_batch(probe)).appended == len(BIG) - 100
     finally:
         ledger.close()
     assert len(writers) == 1
