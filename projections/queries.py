@@ -302,7 +302,7 @@ class Queries:
         start through what followed it). A post: its definition, and for each instant the roles
         and the stand-in designation in force then. As known at K throughout. A stream with
         corrections known at K is windowed the same way on its corrected facts (``window``),
-        from its history rows, without decoding its records.
+        from the few history rows that decide it (``_deciding_rows``), without decoding its records.
         """
         known = known_at.astimezone(UTC).isoformat() if known_at else "9999"
         points = sorted({t.astimezone(UTC).isoformat() for t in instants})
@@ -314,14 +314,95 @@ class Queries:
                 found, fixed = self._plain_window(tx, list(streams[i:i + 500]), points, known)
                 spans |= {span for span in found if span[0] not in fixed}
                 corrected |= fixed
-            for stream in sorted(corrected):
-                tx.execute("SELECT seq, event_id, type, occurred_at, recorded_at, target, until FROM rm_history"
-                           " WHERE stream = ?", (stream,))
-                seqs |= window(stream.partition(":")[0], [HistoryRow(*row) for row in tx.fetchall()], points, known)
+            names = sorted(corrected)
+            for i in range(0, len(names), 200):
+                for stream, rows_of in self._deciding_rows(tx, names[i:i + 200], points, known).items():
+                    seqs |= window(stream.partition(":")[0], rows_of, points, known)
             rows = self._rows_in(tx, sorted(spans))
             if seqs:
                 rows += self.store.rows_by_seq(tx, sorted(seqs))
         return self._decoded(rows)
+
+    @staticmethod
+    def _deciding_rows(
+        tx: Tx, streams: Sequence[str], points: Sequence[str], known: str
+    ) -> dict[str, list[HistoryRow]]:
+        """The history rows of streams with corrections that ``window`` needs to decide them: the
+        same selection as from their whole histories, from a few rows each instead of all.
+
+        Read: every correction and retraction, every event one of them targets (the *touched*),
+        the registrations; and per instant, of the untouched events (whose times are as stored),
+        a staff stream's absences from its last start by then through its first start or end
+        after it, and a post stream's roles and designations at the latest by then, and at each
+        time a correction gives. The corrected facts are all among these rows, so whatever
+        ``window`` picks (its absence starts at or after that last untouched start, and ends by
+        the first untouched start or end after the instant) is among them too: ``window`` on
+        these rows gives what it gives on the whole history (a property test compares).
+        """
+        part = padded(list(streams), "")
+        marks = ",".join("?" * len(part))
+        columns = "stream, seq, event_id, type, occurred_at, recorded_at, target, until"
+        found: dict[int, tuple[Any, ...]] = {}
+        tx.execute(
+            f"SELECT {columns} FROM rm_history WHERE stream IN ({marks})"
+            " AND type IN ('Corrected', 'Retracted', 'StaffRegistered', 'PostDefined')"
+            f" UNION ALL SELECT {columns} FROM rm_history WHERE event_id IN (SELECT target FROM rm_history"
+            f" WHERE stream IN ({marks}) AND type IN ('Corrected', 'Retracted'))", [*part, *part])
+        for row in tx.fetchall():
+            found[int(row[1])] = row
+        fixes = [row for row in found.values() if row[3] in ("Corrected", "Retracted")]
+        touched = padded(sorted({str(row[6]) for row in fixes if row[6] is not None}), "")
+        untouched = f"recorded_at <= ? AND event_id NOT IN ({','.join('?' * len(touched))})"
+
+        def latest(kind: str, extra: str = "") -> str:
+            return (f"(SELECT occurred_at FROM rm_history WHERE stream = s.stream AND type = '{kind}'"
+                    f" AND occurred_at <= p.point{extra} AND {untouched} ORDER BY occurred_at DESC LIMIT 1)")
+
+        def following(kind: str) -> str:
+            return (f"(SELECT occurred_at FROM rm_history WHERE stream = s.stream AND type = '{kind}'"
+                    f" AND occurred_at > p.point AND {untouched} ORDER BY occurred_at LIMIT 1)")
+
+        tx.execute(
+            f"WITH s(stream) AS (VALUES {','.join(['(?)'] * len(part))}),"
+            f" p(point) AS (VALUES {','.join(['(?)'] * len(points))})"
+            f" SELECT s.stream, {latest('AbsenceStarted')} AS began, {following('AbsenceStarted')} AS next_start,"
+            f" {following('AbsenceEnded')} AS next_end, {latest('RolesAssigned')} AS roles,"
+            f" {latest('StandInDesignated', ' AND (until IS NULL OR until >= p.point)')} AS designated"
+            " FROM s, p",
+            [*part, *points, *[value for _ in range(5) for value in (known, *touched)]])
+        spans: set[tuple[str, str, str, str]] = set()
+        for stream, began, next_start, next_end, roles, designated in tx.fetchall():
+            if not stream:
+                continue
+            after = min((str(t) for t in (next_start, next_end) if t is not None), default="~")
+            for kind in ("AbsenceStarted", "AbsenceEnded"):
+                spans.add((str(stream), kind, "" if began is None else str(began), after))
+            for kind, at in (("RolesAssigned", roles), ("StandInDesignated", designated)):
+                if at is not None:
+                    spans.add((str(stream), kind, str(at), str(at)))
+        for row in fixes:  # an untouched event at the time a correction gives ties with it
+            if row[3] == "Corrected" and row[4] is not None:
+                for kind in ("RolesAssigned", "StandInDesignated"):
+                    spans.add((str(row[0]), kind, str(row[4]), str(row[4])))
+        listed = sorted(spans)
+        for j in range(0, len(listed), 256):
+            chunk = padded(listed[j:j + 256], ("", "", "", ""))
+            tx.execute(
+                f"WITH sp(stream, type, lo, hi) AS (VALUES {','.join(['(?, ?, ?, ?)'] * len(chunk))})"
+                f" SELECT DISTINCT {', '.join('h.' + c for c in columns.split(', '))} FROM sp"
+                " JOIN rm_history h ON h.stream = sp.stream AND h.type = sp.type"
+                " AND h.occurred_at >= sp.lo AND h.occurred_at <= sp.hi",
+                [value for span in chunk for value in span])
+            for row in tx.fetchall():
+                found[int(row[1])] = row
+        def text(value: Any) -> str | None:
+            return None if value is None else str(value)
+
+        out: dict[str, list[HistoryRow]] = {}
+        for row in found.values():
+            out.setdefault(str(row[0]), []).append(HistoryRow(
+                int(row[1]), str(row[2]), str(row[3]), text(row[4]), str(row[5]), text(row[6]), text(row[7])))
+        return out
 
     def _rows_in(self, tx: Tx, spans: Sequence[tuple[str, str, str, str]]) -> list[tuple[int, str, int, bytes]]:
         """The stored rows of the records in (stream, type, from, to) spans of the history: one

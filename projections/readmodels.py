@@ -156,6 +156,9 @@ class History:
             # Covering: "the latest of a type by T, known by K" walks it back and stops at once.
             "CREATE INDEX IF NOT EXISTS rm_history_kind"
             " ON rm_history (stream, type, occurred_at, recorded_at, until, seq)",
+            # The events that corrections target, found by id (a ledger made before this index
+            # gets it when its owner next opens it).
+            "CREATE INDEX IF NOT EXISTS rm_history_event ON rm_history (event_id)",
         ]
 
     def begin(self, appending: bool) -> None:
@@ -181,9 +184,10 @@ class History:
     def reset(self, tx: Tx) -> None:
         tx.execute("DELETE FROM rm_history")
         if tx.dialect == "sqlite":
-            # A rebuild fills the table first and builds its index once at the end (the ledger
+            # A rebuild fills the table first and builds its indexes once at the end (the ledger
             # runs ``schema()`` again after projecting): much cheaper than growing it row by row.
             tx.execute("DROP INDEX IF EXISTS rm_history_kind")
+            tx.execute("DROP INDEX IF EXISTS rm_history_event")
 
 
 class Membership:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.application import Ledger
 from projections.queries import Queries, window
@@ -142,3 +144,131 @@ def test_window_picks_the_absence_covering_an_instant_on_corrected_times() -> No
     assert window("staff", rows, [point], "2024-03-08") == {1, 2, 3, 6}
     # after: y (with its fix) covers, ended by the end recorded at 09:00
     assert window("staff", rows, [point], "2024-03-10") == {1, 3, 4, 5}
+
+
+# --- the rows that decide a corrected stream ------------------------------------------------
+
+_TIMES = [f"2024-03-{d:02d}T{h:02d}:00:00+00:00" for d in range(1, 8) for h in (0, 12)]  # few: ties happen
+_KINDS = {"staff": ("StaffRegistered", "AbsenceStarted", "AbsenceEnded"),
+          "post": ("PostDefined", "RolesAssigned", "StandInDesignated")}
+
+
+class _Cursor:
+    """A bare sqlite3 cursor as ``Tx`` takes the library's."""
+
+    def __init__(self, conn: Any):
+        self.sqlite_cursor = conn.cursor()
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self.sqlite_cursor.execute(sql, params)
+
+    def fetchall(self) -> list[Any]:
+        return self.sqlite_cursor.fetchall()
+
+
+@st.composite
+def _histories(draw: Any) -> tuple[str, list[Any], list[str], str]:
+    """A stream's history rows in log order: events at times on a coarse grid, then corrections
+    and retractions of any of them (or of each other) recorded later, in batches."""
+    from projections.queries import HistoryRow as R
+
+    kind = draw(st.sampled_from(sorted(_KINDS)))
+    registered, *types = _KINDS[kind]
+    time = st.sampled_from(_TIMES)
+    rows: list[R] = [R(1, "e1", registered, _TIMES[0], _TIMES[0], None, None)]
+    batch = 0
+    for seq in range(2, draw(st.integers(2, 16)) + 2):
+        batch += draw(st.integers(0, 1))
+        recorded = _TIMES[min(batch, len(_TIMES) - 1)]
+        if seq > 3 and draw(st.integers(0, 3)) == 0:  # a correction or retraction of an earlier row
+            target = draw(st.sampled_from([r.event_id for r in rows]))
+            if draw(st.booleans()):
+                rows.append(R(seq, f"e{seq}", "Corrected", draw(time), recorded, target,
+                              draw(st.none() | time) if kind == "post" else None))
+            else:
+                rows.append(R(seq, f"e{seq}", "Retracted", None, recorded, target, None))
+        else:
+            type_name = draw(st.sampled_from(types))
+            until = draw(st.none() | time) if type_name == "StandInDesignated" else None
+            rows.append(R(seq, f"e{seq}", type_name, draw(time), recorded, None, until))
+    points = sorted(set(draw(st.lists(time, min_size=1, max_size=3))))
+    known = draw(st.sampled_from([*_TIMES[:8], "9999"]))
+    return kind, rows, points, known
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=_histories())
+def test_the_deciding_rows_of_a_corrected_stream_decide_it_as_its_whole_history(
+        history: tuple[str, list[Any], list[str], str]) -> None:
+    """``window`` on the few rows read for a stream with corrections picks what it picks on all of them."""
+    import sqlite3
+
+    from ledger.store import Tx
+    from projections.readmodels import History
+
+    kind, rows, points, known = history
+    stream = f"{kind}:x"
+    conn = sqlite3.connect(":memory:")
+    for statement in History().schema("sqlite"):
+        conn.execute(statement)
+    conn.executemany("INSERT INTO rm_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(stream, *r) for r in rows])
+    # another stream with the same ids' neighbours must not leak in
+    conn.execute("INSERT INTO rm_history VALUES ('staff:y', 99, 'y1', 'AbsenceStarted', ?, ?, NULL, NULL)",
+                 (_TIMES[3], _TIMES[0]))
+    deciding = Queries._deciding_rows(Tx(_Cursor(conn), "sqlite"), [stream], points, known)
+    assert set(deciding) <= {stream}
+    assert window(kind, deciding.get(stream, []), points, known) == window(kind, rows, points, known)
+
+
+def test_the_deciding_rows_keep_an_event_tied_with_a_corrected_time() -> None:
+    """A designation moved by its correction to the time of another, lapsed one: ``window`` picks
+    both (every designation at the latest time), so both must be read."""
+    import sqlite3
+
+    from ledger.store import Tx
+    from projections.queries import HistoryRow as R
+    from projections.readmodels import History
+
+    t = _TIMES
+    rows = [R(1, "p", "PostDefined", t[0], t[0], None, None),
+            R(2, "d1", "StandInDesignated", t[3], t[0], None, t[4]),  # lapsed by the instant asked about
+            R(3, "d2", "StandInDesignated", t[1], t[0], None, None),
+            R(4, "fix", "Corrected", t[3], t[1], "d2", None)]  # d2 really began with d1
+    conn = sqlite3.connect(":memory:")
+    for statement in History().schema("sqlite"):
+        conn.execute(statement)
+    conn.executemany("INSERT INTO rm_history VALUES ('post:x', ?, ?, ?, ?, ?, ?, ?)", rows)
+    deciding = Queries._deciding_rows(Tx(_Cursor(conn), "sqlite"), ["post:x"], [t[5]], "9999")
+    assert window("post", rows, [t[5]], "9999") == {1, 2, 3, 4}
+    assert window("post", deciding["post:x"], [t[5]], "9999") == {1, 2, 3, 4}
+
+
+def test_a_corrected_stream_is_read_around_the_instant_not_whole() -> None:
+    """One old correction in a person's history: a question reads the same few rows of it
+    however many absences follow (the cost of a question does not grow with the ledger)."""
+    import sqlite3
+    from datetime import date
+
+    from ledger.store import Tx
+    from projections.queries import HistoryRow as R
+    from projections.readmodels import History
+
+    def day(n: int, hour: int) -> str:
+        return f"{date(2022, 1, 1) + timedelta(days=n)}T{hour:02d}:00:00+00:00"
+
+    def read(absences: int) -> int:
+        rows = [R(1, "reg", "StaffRegistered", day(0, 0), day(0, 0), None, None)]
+        for i in range(absences):
+            rows += [R(2 * i + 2, f"s{i}", "AbsenceStarted", day(2 * i + 1, 1), day(2 * i + 1, 1), None, None),
+                     R(2 * i + 3, f"e{i}", "AbsenceEnded", day(2 * i + 1, 9), day(2 * i + 1, 9), None, None)]
+        rows.append(R(10_000, "fix", "Corrected", day(1, 2), day(2 * absences, 0), "s0", None))
+        conn = sqlite3.connect(":memory:")
+        for statement in History().schema("sqlite"):
+            conn.execute(statement)
+        conn.executemany("INSERT INTO rm_history VALUES ('staff:x', ?, ?, ?, ?, ?, ?, ?)", rows)
+        deciding = Queries._deciding_rows(Tx(_Cursor(conn), "sqlite"), ["staff:x"], [day(21, 5)], "9999")
+        assert window("staff", deciding["staff:x"], [day(21, 5)], "9999") == window("staff", rows, [day(21, 5)],
+                                                                                     "9999")
+        return len(deciding["staff:x"])
+
+    assert read(40) == read(400) <= 8
