@@ -384,17 +384,9 @@ class Queries:
             if row[3] == "Corrected" and row[4] is not None:
                 for kind in ("RolesAssigned", "StandInDesignated"):
                     spans.add((str(row[0]), kind, str(row[4]), str(row[4])))
-        listed = sorted(spans)
-        for j in range(0, len(listed), 256):
-            chunk = padded(listed[j:j + 256], ("", "", "", ""))
-            tx.execute(
-                f"WITH sp(stream, type, lo, hi) AS (VALUES {','.join(['(?, ?, ?, ?)'] * len(chunk))})"
-                f" SELECT DISTINCT {', '.join('h.' + c for c in columns.split(', '))} FROM sp"
-                " JOIN rm_history h ON h.stream = sp.stream AND h.type = sp.type"
-                " AND h.occurred_at >= sp.lo AND h.occurred_at <= sp.hi",
-                [value for span in chunk for value in span])
-            for row in tx.fetchall():
-                found[int(row[1])] = row
+        for row in Queries._in_spans(tx, sorted(spans), ", ".join("h." + c for c in columns.split(", "))):
+            found[int(row[1])] = row
+
         def text(value: Any) -> str | None:
             return None if value is None else str(value)
 
@@ -405,20 +397,26 @@ class Queries:
         return out
 
     def _rows_in(self, tx: Tx, spans: Sequence[tuple[str, str, str, str]]) -> list[tuple[int, str, int, bytes]]:
-        """The stored rows of the records in (stream, type, from, to) spans of the history: one
-        statement joins the spans to the history index and the log."""
+        """The stored rows of the records in (stream, type, from, to) spans of the history."""
         seq, events = self.store.seq_column, self.store.events_table
-        rows: list[tuple[int, str, int, bytes]] = []
+        found = self._in_spans(tx, spans, f"e.{seq}, e.originator_id, e.originator_version, e.state",
+                               f" JOIN {events} e ON e.{seq} = h.seq")
+        return [(int(q), str(o), int(v), bytes(st)) for q, o, v, st in found]
+
+    @staticmethod
+    def _in_spans(tx: Tx, spans: Sequence[tuple[str, str, str, str]], select: str, join: str = "") -> list[Any]:
+        """What ``select`` picks (distinct) from the history rows ``h`` in (stream, type, from, to)
+        spans, and from what ``join`` adds: one statement joins the spans to the history index."""
+        rows: list[Any] = []
         for j in range(0, len(spans), 256):
-            part = padded(spans[j:j + 256], ("", "", "", ""))
+            part = padded(list(spans[j:j + 256]), ("", "", "", ""))
             tx.execute(
                 f"WITH sp(stream, type, lo, hi) AS (VALUES {','.join(['(?, ?, ?, ?)'] * len(part))})"
-                f" SELECT DISTINCT e.{seq}, e.originator_id, e.originator_version, e.state FROM sp"
+                f" SELECT DISTINCT {select} FROM sp"
                 " JOIN rm_history h ON h.stream = sp.stream AND h.type = sp.type"
-                " AND h.occurred_at >= sp.lo AND h.occurred_at <= sp.hi"
-                f" JOIN {events} e ON e.{seq} = h.seq",
+                f" AND h.occurred_at >= sp.lo AND h.occurred_at <= sp.hi{join}",
                 [value for span in part for value in span])
-            rows.extend((int(q), str(o), int(v), bytes(st)) for q, o, v, st in tx.fetchall())
+            rows.extend(tx.fetchall())
         return rows
 
     @staticmethod

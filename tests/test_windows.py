@@ -166,6 +166,21 @@ class _Cursor:
         return self.sqlite_cursor.fetchall()
 
 
+def _deciding(rows_by_stream: dict[str, list[Any]], points: list[str], known: str) -> dict[str, list[Any]]:
+    """``Queries._deciding_rows`` of the first stream, over a history table holding these rows."""
+    import sqlite3
+
+    from ledger.store import Tx
+    from projections.readmodels import History
+
+    conn = sqlite3.connect(":memory:")
+    for statement in History().schema("sqlite"):
+        conn.execute(statement)
+    conn.executemany("INSERT INTO rm_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(stream, *r) for stream, rows in rows_by_stream.items() for r in rows])
+    return Queries._deciding_rows(Tx(_Cursor(conn), "sqlite"), [next(iter(rows_by_stream))], points, known)
+
+
 @st.composite
 def _histories(draw: Any) -> tuple[str, list[Any], list[str], str]:
     """A stream's history rows in log order: events at times on a coarse grid, then corrections
@@ -201,21 +216,13 @@ def _histories(draw: Any) -> tuple[str, list[Any], list[str], str]:
 def test_the_deciding_rows_of_a_corrected_stream_decide_it_as_its_whole_history(
         history: tuple[str, list[Any], list[str], str]) -> None:
     """``window`` on the few rows read for a stream with corrections picks what it picks on all of them."""
-    import sqlite3
-
-    from ledger.store import Tx
-    from projections.readmodels import History
+    from projections.queries import HistoryRow as R
 
     kind, rows, points, known = history
     stream = f"{kind}:x"
-    conn = sqlite3.connect(":memory:")
-    for statement in History().schema("sqlite"):
-        conn.execute(statement)
-    conn.executemany("INSERT INTO rm_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(stream, *r) for r in rows])
-    # another stream with the same ids' neighbours must not leak in
-    conn.execute("INSERT INTO rm_history VALUES ('staff:y', 99, 'y1', 'AbsenceStarted', ?, ?, NULL, NULL)",
-                 (_TIMES[3], _TIMES[0]))
-    deciding = Queries._deciding_rows(Tx(_Cursor(conn), "sqlite"), [stream], points, known)
+    # (another stream's rows must not leak in)
+    other = [R(99, "y1", "AbsenceStarted", _TIMES[3], _TIMES[0], None, None)]
+    deciding = _deciding({stream: rows, "staff:y": other}, points, known)
     assert set(deciding) <= {stream}
     assert window(kind, deciding.get(stream, []), points, known) == window(kind, rows, points, known)
 
@@ -223,22 +230,14 @@ def test_the_deciding_rows_of_a_corrected_stream_decide_it_as_its_whole_history(
 def test_the_deciding_rows_keep_an_event_tied_with_a_corrected_time() -> None:
     """A designation moved by its correction to the time of another, lapsed one: ``window`` picks
     both (every designation at the latest time), so both must be read."""
-    import sqlite3
-
-    from ledger.store import Tx
     from projections.queries import HistoryRow as R
-    from projections.readmodels import History
 
     t = _TIMES
     rows = [R(1, "p", "PostDefined", t[0], t[0], None, None),
             R(2, "d1", "StandInDesignated", t[3], t[0], None, t[4]),  # lapsed by the instant asked about
             R(3, "d2", "StandInDesignated", t[1], t[0], None, None),
             R(4, "fix", "Corrected", t[3], t[1], "d2", None)]  # d2 really began with d1
-    conn = sqlite3.connect(":memory:")
-    for statement in History().schema("sqlite"):
-        conn.execute(statement)
-    conn.executemany("INSERT INTO rm_history VALUES ('post:x', ?, ?, ?, ?, ?, ?, ?)", rows)
-    deciding = Queries._deciding_rows(Tx(_Cursor(conn), "sqlite"), ["post:x"], [t[5]], "9999")
+    deciding = _deciding({"post:x": rows}, [t[5]], "9999")
     assert window("post", rows, [t[5]], "9999") == {1, 2, 3, 4}
     assert window("post", deciding["post:x"], [t[5]], "9999") == {1, 2, 3, 4}
 
@@ -246,12 +245,9 @@ def test_the_deciding_rows_keep_an_event_tied_with_a_corrected_time() -> None:
 def test_a_corrected_stream_is_read_around_the_instant_not_whole() -> None:
     """One old correction in a person's history: a question reads the same few rows of it
     however many absences follow (the cost of a question does not grow with the ledger)."""
-    import sqlite3
     from datetime import date
 
-    from ledger.store import Tx
     from projections.queries import HistoryRow as R
-    from projections.readmodels import History
 
     def day(n: int, hour: int) -> str:
         return f"{date(2022, 1, 1) + timedelta(days=n)}T{hour:02d}:00:00+00:00"
@@ -262,11 +258,7 @@ def test_a_corrected_stream_is_read_around_the_instant_not_whole() -> None:
             rows += [R(2 * i + 2, f"s{i}", "AbsenceStarted", day(2 * i + 1, 1), day(2 * i + 1, 1), None, None),
                      R(2 * i + 3, f"e{i}", "AbsenceEnded", day(2 * i + 1, 9), day(2 * i + 1, 9), None, None)]
         rows.append(R(10_000, "fix", "Corrected", day(1, 2), day(2 * absences, 0), "s0", None))
-        conn = sqlite3.connect(":memory:")
-        for statement in History().schema("sqlite"):
-            conn.execute(statement)
-        conn.executemany("INSERT INTO rm_history VALUES ('staff:x', ?, ?, ?, ?, ?, ?, ?)", rows)
-        deciding = Queries._deciding_rows(Tx(_Cursor(conn), "sqlite"), ["staff:x"], [day(21, 5)], "9999")
+        deciding = _deciding({"staff:x": rows}, [day(21, 5)], "9999")
         assert window("staff", deciding["staff:x"], [day(21, 5)], "9999") == window("staff", rows, [day(21, 5)],
                                                                                      "9999")
         return len(deciding["staff:x"])
