@@ -24,6 +24,7 @@ from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import deadline
 from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
 from projections.findings import Finding, findings
+from projections.readmodels import HISTORY_COLUMNS
 from projections.responsibility import CaseNotFoundAt, who
 from projections.status import CaseStatus, case_status, caseload, overdue
 from projections.world import World
@@ -341,7 +342,7 @@ class Queries:
         """
         part = padded(list(streams), "")
         marks = ",".join("?" * len(part))
-        columns = "stream, seq, event_id, type, occurred_at, recorded_at, target, until"
+        columns = ", ".join(HISTORY_COLUMNS)
         found: dict[int, tuple[Any, ...]] = {}
         tx.execute(
             f"SELECT {columns} FROM rm_history WHERE stream IN ({marks})"
@@ -384,7 +385,7 @@ class Queries:
             if row[3] == "Corrected" and row[4] is not None:
                 for kind in ("RolesAssigned", "StandInDesignated"):
                     spans.add((str(row[0]), kind, str(row[4]), str(row[4])))
-        for row in Queries._in_spans(tx, sorted(spans), ", ".join("h." + c for c in columns.split(", "))):
+        for row in Queries._in_spans(tx, sorted(spans), ", ".join(f"h.{c}" for c in HISTORY_COLUMNS)):
             found[int(row[1])] = row
 
         def text(value: Any) -> str | None:
