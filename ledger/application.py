@@ -35,9 +35,19 @@ from eventsourcing.persistence import Tracking
 
 from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.integrity import append_only_statements, insert_guards_lifted
-from ledger.interchange import InvalidInput, Line, LineError, canonical, fingerprint, read_lines
+from ledger.interchange import InvalidInput, Line, LineError, fingerprint, read_lines
 from ledger.knowledge import ENTITY_KINDS, IdInfo, Knowledge, normalised_replacement, replacement_of
-from ledger.records import GENESIS, Logged, Record, link_bytes, record_from_state, state_parts, utc_iso, utc_text
+from ledger.records import (
+    GENESIS,
+    Logged,
+    Record,
+    content_bytes,
+    link_bytes,
+    record_from_state,
+    state_parts,
+    utc_iso,
+    utc_text,
+)
 from ledger.store import DEFAULT_URL, Store, StoreError, Tx, release_inherited_sqlite
 
 
@@ -263,8 +273,7 @@ class Ledger:
                 f" JOIN {events} e ON e.{seq} = i.seq WHERE i.id IN ({','.join('?' * len(chunk))})", chunk,
             )
             for id_, stream, type_, state, retracted in tx.fetchall():
-                content = canonical(orjson.loads(bytes(state))["event"])  # the stored content, as appended
-                infos[id_] = IdInfo(stream, type_, fingerprint(content), bool(retracted))
+                infos[id_] = IdInfo(stream, type_, fingerprint(content_bytes(bytes(state))), bool(retracted))
         return infos
 
     def locate(self, event_id: str) -> str | None:
@@ -439,12 +448,21 @@ class _Checker:
         return pending, contents
 
     def _load(self, lines: Sequence[Line]) -> None:
-        """Read what the ledger holds about the streams and ids these lines touch."""
+        """Read what the ledger holds about the streams and ids these lines touch.
+
+        The lines' own ids first: a line whose id the ledger already holds is skipped (the same
+        content) or refused (other content) on its id alone (``_take``), so nothing it touches
+        is read for it. Appending a register again reads its ids, not its streams.
+        """
         know = self.know
         if know.complete:
             return
+        own = sorted({line.id for line in lines if line.id is not None and line.id not in know.ids})
+        know.ids.update(self.ledger._load_ids(self.tx, own) if own else {})
+        lines = [line for line in lines if line.type == "Corrected" or line.id is None or line.id not in know.ids]
         replacements = [r for line in lines if line.type == "Corrected" and (r := replacement_of(line, self.tz))]
         streams, ids = know.wanted(lines, replacements)
+        ids.difference_update(own)  # looked up just now: not in the ledger
         infos = self.ledger._load_ids(self.tx, sorted(ids)) if ids else {}
         streams |= {i.stream for i in infos.values() if i.stream.partition(":")[0] in ENTITY_KINDS} - know.loaded
         know.learn(streams, self._stored_records(sorted(streams)), infos)

@@ -112,7 +112,9 @@ class Knowledge:
         """The streams and ids these lines touch that are not known yet.
 
         ``replacements`` are the corrections' replacements (their names need loading too).
-        Streams of correction targets are found from their ids, once those are loaded.
+        Streams of correction targets are found from their ids, once those are loaded; a named
+        id already known brings its stream if that is not read yet (an id can be known from a
+        line skipped on its id alone, whose stream was not read).
         """
         streams: set[str] = set()
         ids: set[str] = set()
@@ -124,8 +126,11 @@ class Knowledge:
                 ids.add(line.id)
             for _, kind, name in named_in(line.data):
                 if kind == "event":
-                    if name not in self.ids:
+                    known = self.ids.get(name)
+                    if known is None:
                         ids.add(name)
+                    elif known.stream[:known.stream.find(":")] in ENTITY_KINDS:
+                        streams.add(known.stream)
                 elif kind in ENTITY_KINDS:
                     streams.add(f"{kind}:{name}")
         return streams - self.loaded, ids

@@ -192,13 +192,19 @@ def utc_iso(text: str) -> str:
 _HASH_KEY = b',"hash":"'
 
 
+def content_bytes(state: bytes) -> bytes:
+    """The canonical bytes of a stored record's content, as they were appended: a slice of its
+    state (canonical JSON, ``{"event":`` first, up to where the record's hash begins)."""
+    return state[9:state.rindex(_HASH_KEY)]
+
+
 def state_parts(state: bytes) -> tuple[dict[str, Any], str, str]:
     """The content, event id and recorded-at (ISO text) of a stored record, read without
     decoding the chain fields. A record's state is canonical JSON: its keys come in the order
     event, hash, id, prev, recorded_at, ... and ``,"hash":"`` occurs only where the hash begins
     (inside JSON strings a quote is escaped). Equal to ``record_from_state`` (a test holds it)."""
     at = state.rindex(_HASH_KEY)
-    content = orjson.loads(state[9:at])  # after '{"event":'
+    content = orjson.loads(state[9:at])  # after '{"event":' (``content_bytes``)
     # then: 64 hex digits, '","id":' ID ',"prev":"' 64 hex digits '","recorded_at":"' ISO '"'
     prev = state.index(b',"prev":"', at + 80)
     raw_id = state[at + 80:prev]

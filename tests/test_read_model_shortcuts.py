@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.interchange import canonical
-from ledger.records import link_bytes, record_from_state, state_parts, utc_iso
+from ledger.records import content_bytes, link_bytes, record_from_state, state_parts, utc_iso
 from projections.readmodels import _utc_slow, _utc_text
 
 offsets = st.one_of(st.integers(-12, 14).map(lambda h: timedelta(hours=h)),
@@ -52,6 +52,7 @@ def test_state_parts_equal_the_decoded_record(stream: str, event_id: str, record
     _, state = link_bytes(stream, version, event_id, recorded_at, recorder, canonical(body), "ab" * 32)
     record = record_from_state(1, stream, version, state)
     assert state_parts(state) == (record.content, record.event_id, recorded_at)
+    assert content_bytes(state) == canonical(record.content) == canonical(body)
     assert utc_iso(recorded_at) == record.recorded_at.astimezone(UTC).isoformat()
 
 
