@@ -267,6 +267,13 @@ class Bench:
         self.add(f"ledger append of the next register onto the {self.n_main}-event ledger", self.n_next / wall,
                  "ev/s", "parse+insert", self.fig.get("parse_insert"), note=f"({self.n_next} events)")
 
+    def append_again(self) -> None:
+        """The first register appended again onto its ledger: every line already stored, skipped
+        (a clerk re-running a day's import to be sure it went in)."""
+        wall = self.cli("--store", self.url("ledger.db"), "append", str(self.main_file), "--actor", "bench")
+        self.add("ledger append of the first register again (every line skipped) (context)", self.n_main / wall,
+                 "ev/s", "parse+insert", self.fig.get("parse_insert"), note=f"({self.n_main} events)")
+
     def append_inquiries(self) -> None:
         def append() -> float:
             return self.cli("--store", self.url("inquiries.db"), "append", str(self.inq_file), "--actor", "bench")
@@ -462,6 +469,7 @@ class Bench:
         self.baselines_context()
         self.measure("ledger append", self.append_main)
         self.measure("ledger append, next register", self.append_next)
+        self.measure("ledger append of the register again", self.append_again)
         self.measure("ledger append, inquiries only", self.append_inquiries)
         self.measure("ledger append, small ledger", self.append_small)
         self.measure(f"ledger append on PostgreSQL, first {self.n_small} lines",
