@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from cli.context import State, instant_option, pass_state
-from projections.export import ExportRefused, export_parquet
-from projections.export import Progress as ProgressCallback
 from projections.pseudonyms import KeyUnavailable
+
+if TYPE_CHECKING:
+    from projections.export import Progress as ProgressCallback
 
 PII_WARNING = (
     "WARNING: --include-pii writes requesters' names and contact details IN CLEAR into {dir}. "
@@ -86,6 +88,9 @@ def parquet(state: State, directory: str, known_at: datetime | None, at: datetim
       ledger export parquet exports/h1 --known-at 2024-06-30T18:00:00+08:00
       duckdb -c "SELECT status, count(*) FROM 'exports/2024/cases.parquet' GROUP BY ALL"
     """
+    # (imported here: pyarrow takes a tenth of a second to load, which no other command needs)
+    from projections.export import ExportRefused, export_parquet
+
     if include_pii:
         click.echo(PII_WARNING.format(dir=directory), err=True)
     try:

@@ -223,3 +223,13 @@ def test_who_states_the_instant_it_was_known_at(base: Any) -> None:
     asked = json.loads(base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--known-at",
                             "2099-01-01T00:00:00+08:00", "--format", "json").output)
     assert asked["known_at"] == "2099-01-01T00:00:00+08:00"
+
+
+def test_only_the_export_loads_pyarrow() -> None:
+    """Every command starts without loading pyarrow (a tenth of a second): only ``export`` needs it."""
+    import subprocess
+    import sys
+
+    probe = "import sys, cli.main; print('pyarrow' in sys.modules, 'projections.export' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
