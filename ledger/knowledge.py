@@ -304,13 +304,10 @@ class Knowledge:
 
     def _check_absence_end(self, line: Line, at: datetime, err: Err) -> None:
         staff = line.data["staff"]
-        opened = self._open_absence_before(staff, at)
-        if opened is not None:
-            for other in self.absences.get(staff, []):
-                if opened.start < other.start < at:
-                    err("occurred_at", f"the absence from {self.when(opened.start)} would overlap another "
-                        f"absence of {staff!r} starting {self.when(other.start)} (event {other.start_id})")
-                    return
+        if self._open_absence_before(staff, at) is not None:
+            # It ends the absence in progress. (No other absence can start between the two: the
+            # spans are in order of start, ``apply`` keeps them so, and the one in progress is
+            # the last to start by then.)
             return
         later = [a for a in self.absences.get(staff, []) if a.start > at and a.end is None]
         if later:
