@@ -178,7 +178,8 @@ class Tx:
 
 #: Page cache of a writing SQLite connection (KiB). Large enough for the pages a batch touches
 #: at random (the id index, the streams' index, the read models' rows) on a ledger of a million
-#: events (measured up to that size, not beyond); bounded, so that a large batch writes the
+#: events (a two-million-line batch appends at the rate of a 342k one, seventh round); bounded, so
+#: that a large batch writes the
 #: pages it is done with into the write-ahead log as it goes (SQLite spills them, each page
 #: once: a spilled page written again in the same transaction overwrites its frame) instead of
 #: all of them in its commit, which the clerk waits for. With 1 GiB, a million-line batch wrote
