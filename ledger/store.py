@@ -176,18 +176,17 @@ class Tx:
         return tuple(row.values()) if self.dialect == "postgresql" else row
 
 
-#: Page cache of a writing SQLite connection (KiB). Large enough for the pages a batch touches
-#: at random (the id index, the streams' index, the read models' rows) on a ledger of a million
-#: events (a two-million-line batch appends at the rate of a 342k one, seventh round); bounded, so
-#: that a large batch writes the
-#: pages it is done with into the write-ahead log as it goes (SQLite spills them, each page
-#: once: a spilled page written again in the same transaction overwrites its frame) instead of
-#: all of them in its commit, which the clerk waits for. With 1 GiB, a million-line batch wrote
-#: ~670 MB in its commit: 1.4-2.1 s; with 128 MiB, 0.7-0.9 s (measured on 2026-12-02). With
-#: 32 MiB the writer's work after the clerk's last line (its commit included) took 0.44-0.48 s
+#: Page cache of a writing SQLite connection (KiB). Large enough for the pages a batch touches at
+#: random (the id index, the streams' index, the read models' rows) on a ledger of a million events
+#: (a two-million-line batch appends at the rate of a 342k one, seventh round); bounded, so that a
+#: large batch writes the pages it is done with into the write-ahead log as it goes (SQLite spills
+#: them, each page once: a spilled page written again in the same transaction overwrites its frame)
+#: instead of all of them in its commit, which the clerk waits for. With 1 GiB, a million-line
+#: batch wrote ~670 MB in its commit: 1.4-2.1 s; with 128 MiB, 0.7-0.9 s (measured on 2026-12-02).
+#: With 32 MiB the writer's work after the clerk's last line (its commit included) took 0.44-0.48 s
 #: against 0.85-0.90 s on 300k lines, 1.1 against 1.6 s on a million, and 0.48-0.58 against
-#: 0.90-0.94 s on 300k lines with random ids onto 700k stored ones, its CPU time no higher
-#: (8 and 16 MiB: no better; measured on 2026-12-02, fourth round).
+#: 0.90-0.94 s on 300k lines with random ids onto 700k stored ones, its CPU time no higher (8 and
+#: 16 MiB: no better; measured on 2026-12-02, fourth round).
 SQLITE_WRITE_CACHE_KIB = 32 * 1024
 #: ... and of a reading one.
 SQLITE_READ_CACHE_KIB = 64 * 1024
