@@ -249,9 +249,7 @@ class Knowledge:
         return errors
 
     def check_references(self, type_name: str, data: dict[str, Any], err: Err, prefix: str) -> None:
-        for field_name, kind, deferred in reference_plan(type_name):
-            if deferred:
-                continue
+        for field_name, kind in _CHECKED_NOW[type_name]:
             value = data.get(field_name)
             if value is None:
                 continue
