@@ -36,7 +36,7 @@ from eventsourcing.persistence import Tracking
 from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.integrity import append_only_statements, insert_guards_lifted
 from ledger.interchange import InvalidInput, Line, LineError, fingerprint, read_lines
-from ledger.knowledge import ENTITY_KINDS, IdInfo, Knowledge, normalised_replacement, replacement_of
+from ledger.knowledge import ENTITY_KINDS, FORWARD_TYPES, IdInfo, Knowledge, normalised_replacement, replacement_of
 from ledger.records import (
     GENESIS,
     Logged,
@@ -423,7 +423,9 @@ class _Checker:
         self.now = now
         self.know = Knowledge(ledger.tz, now, complete=fresh)
         self.errors: list[LineError] = []
-        self.deferred: list[tuple[int, str, dict[str, Any]]] = []  # lines with forward references
+        #: Accepted lines with forward references, and corrections whose replacement has some:
+        #: (line, type, content, field prefix), checked once the whole file is known.
+        self.deferred: list[tuple[int, str, dict[str, Any], str]] = []
         self.absence_lines: dict[str, int] = {}  # AbsenceStarted ids of this batch -> line
         #: The batch's own records of each entity stream (id, content bytes): a correction
         #: derives its stream again from the stored records and these.
@@ -460,11 +462,24 @@ class _Checker:
         own = sorted({line.id for line in lines if line.id is not None and line.id not in know.ids})
         know.ids.update(self.ledger._load_ids(self.tx, own) if own else {})
         lines = [line for line in lines if line.type == "Corrected" or line.id is None or line.id not in know.ids]
-        replacements = [r for line in lines if line.type == "Corrected" and (r := replacement_of(line, self.tz))]
+        corrections = [line for line in lines if line.type == "Corrected"]
+        replacements = [r for line in corrections if (r := replacement_of(line, self.tz))]
         streams, ids = know.wanted(lines, replacements)
         ids.difference_update(own)  # looked up just now: not in the ledger
         infos = self.ledger._load_ids(self.tx, sorted(ids)) if ids else {}
         streams |= {i.stream for i in infos.values() if i.stream.partition(":")[0] in ENTITY_KINDS} - know.loaded
+        # A replacement that leaves its type out has the corrected event's: its names are read
+        # once that event is known (just now, or before).
+        untyped: list[Line] = []
+        for line in corrections:
+            given, target = line.data.get("replacement"), line.data.get("target")
+            if not isinstance(given, dict) or "type" in given or not isinstance(target, str):
+                continue
+            info = infos.get(target) or know.ids.get(target)
+            if info is not None and (replacement := replacement_of(line, self.tz, info.type)):
+                untyped.append(replacement)
+        if untyped:
+            streams |= know.wanted([], untyped)[0]
         know.learn(streams, self._stored_records(sorted(streams)), infos)
 
     def _stored_records(self, streams: Sequence[str]) -> list[Record]:
@@ -506,8 +521,11 @@ class _Checker:
         contents.append(line.data)
         if entity:
             self.kept.setdefault(stream, []).append((event_id, line.body))
-        if line.type in ("UnitDefined", "StaffRegistered"):
-            self.deferred.append((line.number, line.type, line.data))
+        if line.type in FORWARD_TYPES:
+            self.deferred.append((line.number, line.type, line.data, ""))
+        elif line.type == "Corrected" and line.data["replacement"]["type"] in FORWARD_TYPES:
+            self.deferred.append((line.number, line.data["replacement"]["type"], line.data["replacement"],
+                                  "replacement."))
         if correction:
             if line.type == "Retracted":
                 know.ids[line.data["target"]].retracted = True
@@ -531,8 +549,8 @@ class _Checker:
 
     def finish(self) -> None:
         """The checks that need the whole file."""
-        for number, type_name, data in self.deferred:
-            self.errors.extend(self.know.deferred_errors(number, type_name, data))
+        for number, type_name, data, prefix in self.deferred:
+            self.errors.extend(self.know.deferred_errors(number, type_name, data, prefix))
         for staff, first, second in self.know.open_absence_overlaps():
             self.errors.append(LineError(
                 self.absence_lines.get(first.start_id, 0), "occurred_at",

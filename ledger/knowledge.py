@@ -36,6 +36,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 #: References that may point forward within the same file: a unit names its head and
 #: supervisor, who are registered as staff of that unit (a cycle in any order).
 DEFERRED = {("UnitDefined", "head"), ("UnitDefined", "supervisor"), ("StaffRegistered", "unit")}
+#: The event types with such references.
+FORWARD_TYPES = frozenset(type_name for type_name, _ in DEFERRED)
 
 #: The streams whose entities the checks consult, by the kind of name that points at them.
 ENTITY_KINDS = ("staff", "unit", "post", "case")
@@ -260,10 +262,13 @@ class Knowledge:
             elif not self.exists(kind, value):
                 err(prefix + field_name, self.unknown(kind, value))  # (the same as ``check``, prefixed)
 
-    def deferred_errors(self, line_number: int, type_name: str, data: dict[str, Any]) -> list[LineError]:
-        """The forward references of an accepted line, checked once the whole file is known."""
+    def deferred_errors(
+        self, line_number: int, type_name: str, data: dict[str, Any], prefix: str = ""
+    ) -> list[LineError]:
+        """The forward references of an accepted line (or of a correction's replacement, its
+        fields named with ``prefix``), checked once the whole file is known."""
         return [
-            LineError(line_number, field_name, self.unknown(kind, data[field_name]))
+            LineError(line_number, prefix + field_name, self.unknown(kind, data[field_name]))
             for field_name, kind, deferred in reference_plan(type_name)
             if deferred and data.get(field_name) is not None and not self.exists(kind, data[field_name])
         ]
@@ -435,13 +440,18 @@ def normalised_replacement(line: Line, target_type: str, tz: tzinfo) -> dict[str
     return model.content()
 
 
-def replacement_of(line: Line, tz: tzinfo) -> Line | None:
-    """A correction's replacement as given (its type guessed from it), for loading its names."""
+def replacement_of(line: Line, tz: tzinfo, target_type: str | None = None) -> Line | None:
+    """A correction's replacement as given, for loading its names: of the type it gives, else of
+    ``target_type`` (the corrected event's, once known), else None."""
     replacement = line.data.get("replacement")
-    if not isinstance(replacement, dict) or "type" not in replacement:
+    if not isinstance(replacement, dict):
         return None
+    if "type" not in replacement:
+        if target_type is None:
+            return None
+        replacement = {**replacement, "type": target_type}
     model, _ = parse_event(replacement, line.number, tz)
     return None if model is None else Line.of(line.number, model)
 
 
-__all__ = ["DEFERRED", "IdInfo", "Knowledge", "normalised_replacement", "replacement_of"]
+__all__ = ["DEFERRED", "FORWARD_TYPES", "IdInfo", "Knowledge", "normalised_replacement", "replacement_of"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.interchange import InvalidInput
-from tests.ledger_helpers import BASE, inquiry, jsonl
+from tests.ledger_helpers import BASE, T0, inquiry, jsonl
 
 
 def count(ledger: Any) -> int:
@@ -200,6 +200,38 @@ def test_absences_must_not_overlap_or_end_before_they_start(ledger: Any) -> None
                   "staff": "s-a", "reason": "leave"}
     assert errors_of(ledger, never_ends)[0].startswith(
         "line 1: occurred_at: the absence of 's-a' from 2024-03-01T09:00:00+08:00 never ends")
+
+
+def test_a_correction_naming_someone_unknown_where_a_line_may_name_them_ahead_is_refused(ledger: Any) -> None:
+    """A unit's head and supervisor, and a person's unit, may be registered later in the same file
+    (they are checked once the whole file is read); a correction's replacement is held to the
+    same: checked at the end of the file, not let through unchecked."""
+    unit = {"unit": "repair", "head": "s-ghost", "supervisor": "s-sup", "name": "维修服务中心", "occurred_at": T0}
+    fix_unit = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "u-repair",
+                "reason": "科长有误", "replacement": unit}
+    assert errors_of(ledger, fix_unit) == [
+        "line 1: replacement.head: staff 's-ghost' is not known to the ledger: register them first (StaffRegistered)"]
+    person = {"staff": "s-a", "name": "张三", "rank": 2, "unit": "nowhere", "occurred_at": T0}
+    fix_person = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "st-a",
+                  "reason": "科室有误", "replacement": person}
+    assert errors_of(ledger, fix_person) == [
+        "line 1: replacement.unit: unit 'nowhere' is not known to the ledger: define it first (UnitDefined)"]
+    # Registered later in the same file: accepted, as a line naming them ahead would be.
+    ghost = {"type": "StaffRegistered", "id": "st-ghost", "occurred_at": "2024-12-01T09:00:00+08:00",
+             "staff": "s-ghost", "name": "新科长", "rank": 4, "unit": "repair"}
+    assert ledger.append_lines(jsonl(fix_unit, ghost)).appended == 2
+
+
+def test_a_replacement_that_leaves_out_its_type_is_checked_as_one_that_gives_it(ledger: Any) -> None:
+    """A replacement may leave out its type (it is the corrected event's). The names it gives are
+    read from the ledger all the same: on a ledger that holds them, nothing is reported unknown."""
+    post = {"post": "water", "unit": "repair", "a": "s-c", "b": "s-b", "name": "水电维修岗", "occurred_at": T0}
+    fix = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "p-water",
+           "reason": "A角有误", "replacement": post}
+    assert ledger.append_lines(jsonl(fix)).appended == 1
+    wrong = {**fix, "replacement": {**post, "b": "s-nobody"}}
+    assert errors_of(ledger, wrong) == [
+        "line 1: replacement.b: staff 's-nobody' is not known to the ledger: register them first (StaffRegistered)"]
 
 
 def test_corrections_point_at_their_target_and_keep_type_and_stream(ledger: Any) -> None:
