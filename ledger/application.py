@@ -39,11 +39,13 @@ from ledger.interchange import InvalidInput, Line, LineError, fingerprint, read_
 from ledger.knowledge import ENTITY_KINDS, FORWARD_TYPES, IdInfo, Knowledge, normalised_replacement, replacement_of
 from ledger.records import (
     GENESIS,
+    SLICEABLE_FIELDS,
     Logged,
     Record,
     content_bytes,
     link_bytes,
     record_from_state,
+    sliced_content,
     state_parts,
     utc_iso,
     utc_text,
@@ -78,6 +80,10 @@ class Projector(Protocol):
     """A read model kept current from the notification log (with tracking)."""
 
     name: str
+    #: The content fields ``project`` reads, if only some of ``SLICEABLE_FIELDS``: the ledger
+    #: may then hand it records whose content holds those fields alone, read without decoding
+    #: the rest. None: the whole content.
+    content_fields: frozenset[str] | None
 
     def schema(self, dialect: str) -> list[str]: ...
 
@@ -111,6 +117,11 @@ class AppendResult:
     first_seq: int | None
     last_seq: int | None
     recorded_at: datetime | None
+
+
+def _content_fields(projector: Projector) -> frozenset[str] | None:
+    """The content fields a read model reads alone (None, also for one that does not say: all)."""
+    return getattr(projector, "content_fields", None)
 
 
 def _now() -> datetime:
@@ -162,6 +173,14 @@ class Ledger:
         self._checkpointing: list[threading.Thread] = []
         self._audiences: dict[tuple[str, str], tuple[Projector, ...]] = {}  # (stream kind, type) -> read models
         self.projectors = list(projectors)
+        for projector in self.projectors:
+            fields = _content_fields(projector)
+            if fields is not None and not fields <= SLICEABLE_FIELDS:
+                raise ValueError(f"read model {projector.name!r} asks for content fields "
+                                 f"{sorted(fields - SLICEABLE_FIELDS)}: only {sorted(SLICEABLE_FIELDS)} can be "
+                                 "read alone (content_fields = None reads the whole content)")
+        #: (stream kind, type) -> the content fields its read models read (None: all of it).
+        self._fields: dict[tuple[str, str], frozenset[str] | None] = {}
         schema = ledger_schema(self.store.dialect)
         schema.extend(append_only_statements(self.store.dialect, self.store.events_table))
         for projector in self.projectors:
@@ -316,6 +335,20 @@ class Ledger:
             found = self._audiences[key] = tuple(p for p in self.projectors if p.wants(key[0], topic))
         return found
 
+    def _fields_wanted(self, stream: str, topic: str) -> frozenset[str] | None:
+        """The content fields the read models of this stream's kind and type read (None: all)."""
+        key = (stream[:stream.find(":")], topic)
+        if key in self._fields:
+            return self._fields[key]
+        fields: frozenset[str] | None = frozenset()
+        for projector in self._audience(stream, topic):
+            asked = _content_fields(projector)
+            fields = None if asked is None or fields is None else fields | asked
+        if topic == "Retracted":
+            fields = None  # the writer reads its target
+        self._fields[key] = fields
+        return fields
+
     def _catch_up(self, tx: Tx) -> None:
         """Project whatever the log holds beyond each read model's tracking position.
 
@@ -328,13 +361,14 @@ class Ledger:
             if position >= top:
                 continue
             wanted = self._wanted_sql([projector])
+            fields = _content_fields(projector)
             projector.begin(appending=False)
             while position < top:
                 rows = self.store.log_page(tx, position, top, LOG_PAGE, wanted)
                 position = rows[-1][0] if len(rows) == LOG_PAGE else top
                 records = []
                 for seq, stream, topic, state in rows:
-                    content, event_id, recorded_at = state_parts(state)
+                    content, event_id, recorded_at = state_parts(state, fields)
                     records.append(Logged(seq, stream, topic, event_id, content, utc_iso(recorded_at)))
                 if records:
                     projector.project(tx, records)
@@ -609,10 +643,14 @@ class _Writer:
                            [(p[2], seq, p[0], p[1], fingerprint(p[4])) for p, seq in zip(pending, seqs, strict=True)])
         else:
             tx.bulk_insert("ledger_ids", ("id", "seq"), [(p[2], seq) for p, seq in zip(pending, seqs, strict=True)])
-        audience, records = self.ledger._audience, []
+        audience, fields_wanted, records = self.ledger._audience, self.ledger._fields_wanted, []
         for i, (stream, type_name, event_id, _, body) in enumerate(pending):
             if type_name == "Retracted" or audience(stream, type_name):
-                content = contents[i] if contents is not None else orjson.loads(body)
+                if contents is not None:
+                    content = contents[i]
+                else:  # (a retraction's target is read below: its content is decoded whole)
+                    fields = fields_wanted(stream, type_name)
+                    content = (None if fields is None else sliced_content(body, fields)) or orjson.loads(body)
                 records.append(Logged(seqs[i], stream, type_name, event_id, content, self.when_utc))
         retracted = [(r.content["target"],) for r in records if r.type == "Retracted"]
         tx.executemany("UPDATE ledger_ids SET retracted = 1 WHERE id = ?", retracted)

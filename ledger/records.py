@@ -198,13 +198,53 @@ def content_bytes(state: bytes) -> bytes:
     return state[9:state.rindex(_HASH_KEY)]
 
 
-def state_parts(state: bytes) -> tuple[dict[str, Any], str, str]:
+#: The content fields a read model may ask for alone (``Projector.content_fields``): every
+#: event's content holds each of them at its top level, as a string.
+SLICEABLE_FIELDS = frozenset({"occurred_at"})
+_SLICE_KEYS = {name: b'"%s":"' % name.encode() for name in SLICEABLE_FIELDS}
+
+
+def sliced_content(buffer: bytes, fields: frozenset[str], start: int = 0, end: int | None = None
+                   ) -> dict[str, Any] | None:
+    """Only ``fields`` of a content's canonical bytes (``buffer[start:end]``), read without
+    decoding the rest; None when that cannot be done safely (decode it all instead).
+
+    Each field is one that every content holds at its top level as a string
+    (``SLICEABLE_FIELDS``), so its key's bytes ``"name":"`` occur at least once. Any other
+    occurrence (the same key in a nested object, or the end of a key ending in an escaped
+    quote and the name; inside a string value they cannot occur, its quotes being escaped)
+    makes a second: found exactly once, they are the top-level field's. Its value ends at the
+    next quote unless it holds an escape, which is left to the decoder.
+    Equal to decoding the content (a test holds it).
+    """
+    end = len(buffer) if end is None else end
+    out: dict[str, Any] = {}
+    for name in fields:
+        key = _SLICE_KEYS[name]
+        i = buffer.find(key, start, end)
+        if i < 0:
+            return None
+        i += len(key)
+        if buffer.find(key, i, end) >= 0:
+            return None
+        j = buffer.find(b'"', i, end)
+        if j < 0 or buffer.find(b"\\", i, j) >= 0:
+            return None
+        out[name] = buffer[i:j].decode()
+    return out
+
+
+def state_parts(state: bytes, fields: frozenset[str] | None = None) -> tuple[dict[str, Any], str, str]:
     """The content, event id and recorded-at (ISO text) of a stored record, read without
     decoding the chain fields. A record's state is canonical JSON: its keys come in the order
     event, hash, id, prev, recorded_at, ... and ``,"hash":"`` occurs only where the hash begins
-    (inside JSON strings a quote is escaped). Equal to ``record_from_state`` (a test holds it)."""
+    (inside JSON strings a quote is escaped). Equal to ``record_from_state`` (a test holds it).
+    With ``fields`` the content holds those fields alone where they can be read on their own
+    (``sliced_content``), and all of it where not."""
     at = state.rindex(_HASH_KEY)
-    content = orjson.loads(state[9:at])  # after '{"event":' (``content_bytes``)
+    content = None if fields is None else sliced_content(state, fields, 9, at)
+    if content is None:
+        content = orjson.loads(state[9:at])  # after '{"event":' (``content_bytes``)
     # then: 64 hex digits, '","id":' ID ',"prev":"' 64 hex digits '","recorded_at":"' ISO '"'
     prev = state.index(b',"prev":"', at + 80)
     raw_id = state[at + 80:prev]

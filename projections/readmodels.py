@@ -38,6 +38,8 @@ class CaseIndex:
     """
 
     name = "case_index.2"
+    #: Only a record's type and its occurred-at are read: the ledger need not decode the rest.
+    content_fields = frozenset({"occurred_at"})
 
     def wants(self, kind: str, topic: str) -> bool:
         return kind == "case" and topic in _CASE_INDEX_TYPES
@@ -141,6 +143,7 @@ class History:
     """
 
     name = "history"
+    content_fields = None  # every field (what the content names)
 
     def wants(self, kind: str, topic: str) -> bool:
         return kind in ("staff", "post")
@@ -199,6 +202,7 @@ class Membership:
     """
 
     name = "membership"
+    content_fields = None  # every field (what the content names)
 
     def wants(self, kind: str, topic: str) -> bool:
         return kind in ("unit", "post")

@@ -3,17 +3,32 @@
 - A stored instant as UTC text: converted once per local hour and offset, or in full.
 - A stored record's content, id and recorded-at, read from its state without decoding the
   chain fields: the same as decoding the whole record.
+- The content fields a read model reads alone (the case index: occurred-at), sliced out of the
+  content's bytes: the decoded field, or the whole content where slicing cannot be trusted.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
+import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.interchange import canonical
-from ledger.records import content_bytes, link_bytes, record_from_state, state_parts, utc_iso
+from ledger.records import (
+    SLICEABLE_FIELDS,
+    content_bytes,
+    link_bytes,
+    record_from_state,
+    sliced_content,
+    state_parts,
+    utc_iso,
+)
 from projections.readmodels import _utc_slow, _utc_text
 
 offsets = st.one_of(st.integers(-12, 14).map(lambda h: timedelta(hours=h)),
@@ -88,3 +103,93 @@ def test_sqlite_connections_keep_their_prepared_statements(tmp_path: object, mon
         assert store_module.SQLITE_STATEMENT_CACHE >= 256
     finally:
         store.close()
+
+
+# --- a read model's content fields, read without decoding the rest --------------------------
+
+#: Strings meant to confuse the slicing: the key's own bytes, quotes, escapes.
+tricky = st.one_of(names, st.sampled_from(['"occurred_at":"', 'x"occurred_at":"y', '\\', '"', '\\"occurred_at\\":\\"',
+                                           "occurred_at", '","occurred_at":"2020-01-01', 'x"occurred_at']))
+values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-10, 10), tricky),
+                      lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                              st.dictionaries(st.one_of(tricky, st.just("occurred_at")), inner,
+                                                              max_size=3)),
+                      max_leaves=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(content=st.dictionaries(tricky, values, max_size=5), occurred=st.one_of(tricky, st.just("2024-03-04T09:00:00+08:00")))
+def test_sliced_content_is_the_decoded_field_or_declines(content: dict[str, object], occurred: str) -> None:
+    body = {**content, "occurred_at": occurred, "type": "Replied"}  # every content has it, as a string
+    raw = canonical(body)
+    sliced = sliced_content(raw, frozenset({"occurred_at"}))
+    assert sliced is None or sliced == {"occurred_at": occurred}
+    _, state = link_bytes("case:C1", 1, "e1", "2024-03-04T01:00:00+00:00", "王敏", raw, "ab" * 32)
+    content_read, event_id, recorded_at = state_parts(state, frozenset({"occurred_at"}))
+    assert content_read in ({"occurred_at": occurred}, orjson.loads(raw))
+    assert (event_id, recorded_at) == ("e1", "2024-03-04T01:00:00+00:00")
+
+
+def test_sliced_content_declines_where_the_key_occurs_again_or_the_value_has_an_escape() -> None:
+    fields = frozenset({"occurred_at"})
+    at = "2024-03-04T09:00:00+08:00"
+    assert sliced_content(canonical({"case": "C1", "occurred_at": at, "type": "Replied"}), fields) == {"occurred_at": at}
+    # the same key in a nested object (a correction's replacement has one)
+    nested = {"occurred_at": at, "replacement": {"occurred_at": "2024-03-05T09:00:00+08:00"}, "type": "Corrected"}
+    assert sliced_content(canonical(nested), fields) is None
+    # inside a string the key's bytes cannot occur (its quotes are escaped) ...
+    assert sliced_content(canonical({"matter": 'x"occurred_at":"y', "occurred_at": at}), fields) == {"occurred_at": at}
+    # ... but they end a key that ends in '"occurred_at' (an escaped quote): found before the real one
+    assert sliced_content(canonical({"a": {'x"occurred_at': "y"}, "occurred_at": at}), fields) is None
+    assert sliced_content(canonical({"occurred_at": 'a"b'}), fields) is None  # an escape in the value
+    assert sliced_content(canonical({"type": "Replied"}), fields) is None  # (none has no occurred-at)
+    assert sliced_content(b'{"occurred_at":"2024', fields) is None  # cut short
+
+
+def test_a_read_model_may_ask_only_for_fields_every_content_holds_as_text(tmp_path: Path) -> None:
+    from ledger.application import Ledger
+    from ledger.events import EVENT_TYPES
+
+    for cls in EVENT_TYPES.values():  # what SLICEABLE_FIELDS promises
+        assert all(cls.model_fields[name].is_required() for name in SLICEABLE_FIELDS), cls
+
+    class Asking:
+        name = "asking"
+        content_fields = frozenset({"occurred_at", "case"})
+
+    with pytest.raises(ValueError, match=r"asks for content fields \['case'\]"):
+        Ledger(f"sqlite:///{tmp_path}/asking.db", projectors=[Asking()])  # type: ignore[list-item]
+
+
+def test_the_case_index_is_handed_only_its_field_and_a_retraction_whole(tmp_path: Path, monkeypatch: Any) -> None:
+    """The rebuild, and the writer process of a large batch, give the case index its records'
+    occurred-at alone; the record's type comes with it, and a retraction is decoded whole (its
+    target is read). The tables equal those of the whole contents (``test_two_processes``)."""
+    from bench.generate import generate
+    from ledger.application import Ledger
+    from projections.readmodels import CaseIndex, default_projectors
+
+    seen = tmp_path / "seen.jsonl"
+    project = CaseIndex.project
+
+    def spy(self: CaseIndex, tx: Any, records: Any) -> None:
+        with open(seen, "a", encoding="utf-8") as out:  # (also from the writer's process)
+            for r in records:
+                out.write(json.dumps([r.type, sorted(r.content)]) + "\n")
+        project(self, tx, records)
+
+    monkeypatch.setattr(CaseIndex, "project", spy)
+    ledger = Ledger(f"sqlite:///{tmp_path}/fields.db", projectors=default_projectors(None))
+    try:
+        assert ledger._fields_wanted("case:C1", "Replied") == frozenset({"occurred_at"})
+        assert ledger._fields_wanted("case:C1", "Retracted") is None
+        assert ledger._fields_wanted("staff:s1", "AbsenceStarted") is None  # the history reads it all
+        ledger.parallel_from = 1  # two processes: the writer decodes what the read models read
+        ledger.append_lines([line.encode() for line in generate(3000, 40, seed=7)], actor="王敏")
+        ledger.rebuild()
+    finally:
+        ledger.close()
+    kinds = {(t, tuple(keys)) for t, keys in map(json.loads, seen.read_text(encoding="utf-8").splitlines())}
+    assert ("InquiryReceived", ("occurred_at",)) in kinds and ("Replied", ("occurred_at",)) in kinds
+    assert all(keys == ("occurred_at",) for t, keys in kinds if t in ("InquiryReceived", "Replied"))
+    assert any(t == "Retracted" and "target" in keys for t, keys in kinds)
