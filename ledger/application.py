@@ -650,7 +650,8 @@ class _Writer:
                     content = contents[i]
                 else:  # (a retraction's target is read below: its content is decoded whole)
                     fields = fields_wanted(stream, type_name)
-                    content = (None if fields is None else sliced_content(body, fields)) or orjson.loads(body)
+                    sliced = None if fields is None else sliced_content(body, fields)
+                    content = orjson.loads(body) if sliced is None else sliced
                 records.append(Logged(seqs[i], stream, type_name, event_id, content, self.when_utc))
         retracted = [(r.content["target"],) for r in records if r.type == "Retracted"]
         tx.executemany("UPDATE ledger_ids SET retracted = 1 WHERE id = ?", retracted)
