@@ -19,16 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import records
 from ledger.interchange import canonical
-from ledger.records import (
-    SLICEABLE_FIELDS,
-    content_bytes,
-    link_bytes,
-    record_from_state,
-    sliced_content,
-    state_parts,
-    utc_iso,
-)
+from ledger.records import content_bytes, link_bytes, record_from_state, state_parts, utc_iso
 from projections.readmodels import _utc_slow, _utc_text
 
 offsets = st.one_of(st.integers(-12, 14).map(lambda h: timedelta(hours=h)),
@@ -118,11 +111,12 @@ values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-10, 10), 
 
 
 @settings(max_examples=500, deadline=None)
-@given(content=st.dictionaries(tricky, values, max_size=5), occurred=st.one_of(tricky, st.just("2024-03-04T09:00:00+08:00")))
+@given(content=st.dictionaries(tricky, values, max_size=5),
+       occurred=st.one_of(tricky, st.just("2024-03-04T09:00:00+08:00")))
 def test_sliced_content_is_the_decoded_field_or_declines(content: dict[str, object], occurred: str) -> None:
     body = {**content, "occurred_at": occurred, "type": "Replied"}  # every content has it, as a string
     raw = canonical(body)
-    sliced = sliced_content(raw, frozenset({"occurred_at"}))
+    sliced = records.sliced_content(raw, frozenset({"occurred_at"}))
     assert sliced is None or sliced == {"occurred_at": occurred}
     _, state = link_bytes("case:C1", 1, "e1", "2024-03-04T01:00:00+00:00", "王敏", raw, "ab" * 32)
     content_read, event_id, recorded_at = state_parts(state, frozenset({"occurred_at"}))
@@ -133,25 +127,27 @@ def test_sliced_content_is_the_decoded_field_or_declines(content: dict[str, obje
 def test_sliced_content_declines_where_the_key_occurs_again_or_the_value_has_an_escape() -> None:
     fields = frozenset({"occurred_at"})
     at = "2024-03-04T09:00:00+08:00"
-    assert sliced_content(canonical({"case": "C1", "occurred_at": at, "type": "Replied"}), fields) == {"occurred_at": at}
+    plain = canonical({"case": "C1", "occurred_at": at, "type": "Replied"})
+    assert records.sliced_content(plain, fields) == {"occurred_at": at}
     # the same key in a nested object (a correction's replacement has one)
     nested = {"occurred_at": at, "replacement": {"occurred_at": "2024-03-05T09:00:00+08:00"}, "type": "Corrected"}
-    assert sliced_content(canonical(nested), fields) is None
+    assert records.sliced_content(canonical(nested), fields) is None
     # inside a string the key's bytes cannot occur (its quotes are escaped) ...
-    assert sliced_content(canonical({"matter": 'x"occurred_at":"y', "occurred_at": at}), fields) == {"occurred_at": at}
+    in_text = canonical({"matter": 'x"occurred_at":"y', "occurred_at": at})
+    assert records.sliced_content(in_text, fields) == {"occurred_at": at}
     # ... but they end a key that ends in '"occurred_at' (an escaped quote): found before the real one
-    assert sliced_content(canonical({"a": {'x"occurred_at': "y"}, "occurred_at": at}), fields) is None
-    assert sliced_content(canonical({"occurred_at": 'a"b'}), fields) is None  # an escape in the value
-    assert sliced_content(canonical({"type": "Replied"}), fields) is None  # (none has no occurred-at)
-    assert sliced_content(b'{"occurred_at":"2024', fields) is None  # cut short
+    assert records.sliced_content(canonical({"a": {'x"occurred_at': "y"}, "occurred_at": at}), fields) is None
+    assert records.sliced_content(canonical({"occurred_at": 'a"b'}), fields) is None  # an escape in the value
+    assert records.sliced_content(canonical({"type": "Replied"}), fields) is None  # (none has no occurred-at)
+    assert records.sliced_content(b'{"occurred_at":"2024', fields) is None  # cut short
 
 
 def test_a_read_model_may_ask_only_for_fields_every_content_holds_as_text(tmp_path: Path) -> None:
     from ledger.application import Ledger
     from ledger.events import EVENT_TYPES
 
-    for cls in EVENT_TYPES.values():  # what SLICEABLE_FIELDS promises
-        assert all(cls.model_fields[name].is_required() for name in SLICEABLE_FIELDS), cls
+    for cls in EVENT_TYPES.values():  # what records.SLICEABLE_FIELDS promises
+        assert all(cls.model_fields[name].is_required() for name in records.SLICEABLE_FIELDS), cls
 
     class Asking:
         name = "asking"
@@ -172,11 +168,11 @@ def test_the_case_index_is_handed_only_its_field_and_a_retraction_whole(tmp_path
     seen = tmp_path / "seen.jsonl"
     project = CaseIndex.project
 
-    def spy(self: CaseIndex, tx: Any, records: Any) -> None:
+    def spy(self: CaseIndex, tx: Any, batch: Any) -> None:
         with open(seen, "a", encoding="utf-8") as out:  # (also from the writer's process)
-            for r in records:
+            for r in batch:
                 out.write(json.dumps([r.type, sorted(r.content)]) + "\n")
-        project(self, tx, records)
+        project(self, tx, batch)
 
     monkeypatch.setattr(CaseIndex, "project", spy)
     ledger = Ledger(f"sqlite:///{tmp_path}/fields.db", projectors=default_projectors(None))
