@@ -119,6 +119,10 @@ class AppendResult:
     recorded_at: datetime | None
 
 
+#: The read models that want a (stream kind, type), and the content fields they read (None: all).
+Route = tuple[tuple[Projector, ...], frozenset[str] | None]
+
+
 def _content_fields(projector: Projector) -> frozenset[str] | None:
     """The content fields a read model reads alone (None, also for one that does not say: all)."""
     return getattr(projector, "content_fields", None)
@@ -171,7 +175,7 @@ class Ledger:
         self.parallel_from = CHUNK
         #: Writer processes of committed batches, still checkpointing (their reapers).
         self._checkpointing: list[threading.Thread] = []
-        self._audiences: dict[tuple[str, str], tuple[Projector, ...]] = {}  # (stream kind, type) -> read models
+        self._routes: dict[tuple[str, str], Route] = {}  # (stream kind, type) -> read models, fields
         self.projectors = list(projectors)
         for projector in self.projectors:
             fields = _content_fields(projector)
@@ -179,8 +183,6 @@ class Ledger:
                 raise ValueError(f"read model {projector.name!r} asks for content fields "
                                  f"{sorted(fields - SLICEABLE_FIELDS)}: only {sorted(SLICEABLE_FIELDS)} can be "
                                  "read alone (content_fields = None reads the whole content)")
-        #: (stream kind, type) -> the content fields its read models read (None: all of it).
-        self._fields: dict[tuple[str, str], frozenset[str] | None] = {}
         schema = ledger_schema(self.store.dialect)
         schema.extend(append_only_statements(self.store.dialect, self.store.events_table))
         for projector in self.projectors:
@@ -328,26 +330,23 @@ class Ledger:
         return " OR ".join(terms) or "1 = 0"
 
     def _audience(self, stream: str, topic: str) -> tuple[Projector, ...]:
-        """The read models that want records of this stream's kind and type (worked out once)."""
-        key = (stream[:stream.find(":")], topic)
-        found = self._audiences.get(key)
-        if found is None:
-            found = self._audiences[key] = tuple(p for p in self.projectors if p.wants(key[0], topic))
-        return found
+        """The read models that want records of this stream's kind and type."""
+        return self._route(stream, topic)[0]
 
-    def _fields_wanted(self, stream: str, topic: str) -> frozenset[str] | None:
-        """The content fields the read models of this stream's kind and type read (None: all)."""
+    def _route(self, stream: str, topic: str) -> Route:
+        """The read models that want records of this stream's kind and type, and the content
+        fields they read (None: all of it; a retraction's always, the writer reads its target),
+        worked out once."""
         key = (stream[:stream.find(":")], topic)
-        if key in self._fields:
-            return self._fields[key]
-        fields: frozenset[str] | None = frozenset()
-        for projector in self._audience(stream, topic):
-            asked = _content_fields(projector)
-            fields = None if asked is None or fields is None else fields | asked
-        if topic == "Retracted":
-            fields = None  # the writer reads its target
-        self._fields[key] = fields
-        return fields
+        found = self._routes.get(key)
+        if found is None:
+            audience = tuple(p for p in self.projectors if p.wants(key[0], topic))
+            fields: frozenset[str] | None = frozenset()
+            for projector in audience:
+                asked = _content_fields(projector)
+                fields = None if asked is None or fields is None else fields | asked
+            found = self._routes[key] = (audience, None if topic == "Retracted" else fields)
+        return found
 
     def _catch_up(self, tx: Tx) -> None:
         """Project whatever the log holds beyond each read model's tracking position.
@@ -643,13 +642,13 @@ class _Writer:
                            [(p[2], seq, p[0], p[1], fingerprint(p[4])) for p, seq in zip(pending, seqs, strict=True)])
         else:
             tx.bulk_insert("ledger_ids", ("id", "seq"), [(p[2], seq) for p, seq in zip(pending, seqs, strict=True)])
-        audience, fields_wanted, records = self.ledger._audience, self.ledger._fields_wanted, []
+        route, records = self.ledger._route, []
         for i, (stream, type_name, event_id, _, body) in enumerate(pending):
-            if type_name == "Retracted" or audience(stream, type_name):
+            audience, fields = route(stream, type_name)
+            if type_name == "Retracted" or audience:
                 if contents is not None:
                     content = contents[i]
                 else:  # (a retraction's target is read below: its content is decoded whole)
-                    fields = fields_wanted(stream, type_name)
                     sliced = None if fields is None else sliced_content(body, fields)
                     content = orjson.loads(body) if sliced is None else sliced
                 records.append(Logged(seqs[i], stream, type_name, event_id, content, self.when_utc))

@@ -177,9 +177,9 @@ def test_the_case_index_is_handed_only_its_field_and_a_retraction_whole(tmp_path
     monkeypatch.setattr(CaseIndex, "project", spy)
     ledger = Ledger(f"sqlite:///{tmp_path}/fields.db", projectors=default_projectors(None))
     try:
-        assert ledger._fields_wanted("case:C1", "Replied") == frozenset({"occurred_at"})
-        assert ledger._fields_wanted("case:C1", "Retracted") is None
-        assert ledger._fields_wanted("staff:s1", "AbsenceStarted") is None  # the history reads it all
+        assert ledger._route("case:C1", "Replied")[1] == frozenset({"occurred_at"})
+        assert ledger._route("case:C1", "Retracted")[1] is None
+        assert ledger._route("staff:s1", "AbsenceStarted")[1] is None  # the history reads it all
         ledger.parallel_from = 1  # two processes: the writer decodes what the read models read
         ledger.append_lines([line.encode() for line in generate(3000, 40, seed=7)], actor="王敏")
         ledger.rebuild()
