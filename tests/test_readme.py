@@ -50,8 +50,9 @@ def test_every_command_has_an_example_in_the_readme() -> None:
     assert missing == []
 
 
-def test_demo_files_named_in_the_readme_exist() -> None:
-    for path in re.findall(r"examples/[\w.-]+", README):
+def test_files_named_in_the_readme_exist() -> None:
+    """The demo files and the benchmark documents the README points to."""
+    for path in re.findall(r"(?:examples|bench)/[\w.-]+", README):
         assert (ROOT / path).exists(), path
 
 
