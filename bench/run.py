@@ -283,6 +283,32 @@ class Bench:
         self.add("ledger append, inquiries only (CLI)", self.n_inq / wall, "ev/s", "parse+insert (same file), bracketing",
                  base, target=0.35, note=f"({self.n_inq} events) {note}")
 
+    def append_cpu(self) -> None:
+        """The register appended once more onto a fresh ledger, by ``bench.cpu``: the CPU time of
+        the clerk's process and of its writer process, each against the command's wall time."""
+        report = self.workdir / "append-cpu.json"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")) if p)}
+        proc = subprocess.run([sys.executable, "-m", "bench.cpu", str(report), "--store", self.url("cpu.db"),
+                               "append", str(self.main_file), "--actor", "bench"], capture_output=True, env=env)
+        if proc.returncode != 0:
+            raise Unavailable(f"bench.cpu exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-160:]}")
+        found = json.loads(report.read_text(encoding="utf-8"))
+        if not found["writers"]:
+            raise Unavailable("the append forked no writer process")
+        # The wall time is the command's, from after the imports: so is the clerk's figure.
+        startup = found["clerk"]["startup"]
+        wall, clerk = found["wall"], found["clerk"]["total"] - startup
+        writer = sum(w["cpu"] for w in found["writers"])
+        cores = os.cpu_count() or 1
+        self.results["append_cpu"] = found
+        self.add("ledger append: the clerk's CPU (reading, validating, checking) (context)", clerk, "s",
+                 "the command's wall", wall, note=f"(after a start-up of {startup:.2f} s)")
+        self.add("ledger append: the writer's CPU (chain, inserts, read models, checkpoint) (context)", writer, "s",
+                 "the command's wall", wall)
+        self.add(f"  both shared perfectly over {cores} cores (context)", (clerk + writer) / cores, "s",
+                 "the command's wall", wall)
+
     def append_small(self) -> None:
         wall = self.cli("--store", self.url("small.db"), "append", str(self.small_file), "--actor", "bench")
         self.settle("small.db")
@@ -471,6 +497,7 @@ class Bench:
         self.measure("ledger append, next register", self.append_next)
         self.measure("ledger append of the register again", self.append_again)
         self.measure("ledger append, inquiries only", self.append_inquiries)
+        self.measure("ledger append: CPU of each process", self.append_cpu)
         self.measure("ledger append, small ledger", self.append_small)
         self.measure(f"ledger append on PostgreSQL, first {self.n_small} lines",
                      lambda: self.append_postgres("small"))
