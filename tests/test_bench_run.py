@@ -1,5 +1,6 @@
-"""``bench.cpu`` and the runner's row built on it: the CPU time of a large append's clerk process
-and of its writer process, each measured in that process."""
+"""The runner's measurements that the README's figures come from: ``bench.cpu`` and the rows
+built on it (the CPU time of a large append's clerk process and of its writer process, each
+measured in that process), and ``overdue`` as known now and as known earlier."""
 
 from __future__ import annotations
 
@@ -88,3 +89,47 @@ def test_the_runner_prints_each_process_against_the_wall(tmp_path: Path) -> None
 def test_the_runner_says_when_no_writer_was_forked(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="no writer process"):
         _bench(tmp_path, LARGE[:100]).append_cpu()
+
+
+@pytest.fixture(scope="module")
+def appended(tmp_path_factory: pytest.TempPathFactory) -> Bench:
+    """A small run's register and next register, appended one after the other."""
+    bench = Bench(3000, 40, 5, 1, 1, None, tmp_path_factory.mktemp("bench"))
+    bench.prepare()
+    bench.append_main()
+    bench.append_next()
+    bench.rows.clear()
+    return bench
+
+
+def test_overdue_is_measured_as_known_now_and_as_known_between_the_appends(appended: Bench) -> None:
+    appended.overdue()
+    figures = [row.figure for row in appended.rows]
+    appended.rows.clear()
+    assert [f.split(" (")[0] for f in figures] == [
+        "overdue in-process", "ledger overdue CLI wall", "overdue in-process, as known between the two appends",
+        "ledger overdue CLI wall, as known between the two appends",
+    ]
+    assert "(--known-at)" in figures[3]
+
+
+def test_overdue_asks_the_cli_as_known_at_that_instant(appended: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Known before anything was recorded, no case is overdue: the CLI must be asked so too."""
+    monkeypatch.setattr(appended, "k_between", appended.k_before)
+    appended.overdue()
+    rows = appended.rows[:]
+    appended.rows.clear()
+    assert rows[2].figure.endswith(", 0 overdue)") and rows[3].verdict in ("ok", "MISS")
+
+
+def test_overdue_refuses_a_cli_answer_that_differs_from_the_queries(
+    appended: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed = appended.cli_json("--store", appended.url("ledger.db"), "overdue", "--at",
+                               (appended.first_at + (appended.last_at - appended.first_at) * 0.9).isoformat(),
+                               "--format", "json")
+    assert listed, "the small register has overdue cases"
+    monkeypatch.setattr(appended, "cli_json", lambda *args: listed[1:])
+    with pytest.raises(Unavailable, match=f"listed {len(listed) - 1} cases, the queries {len(listed)}"):
+        appended.overdue()
+    appended.rows.clear()
