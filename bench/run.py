@@ -126,21 +126,22 @@ class Bench:
         return [sys.executable, "-c", "from cli.main import main; main()"]
 
     def cli(self, *args: str) -> float:
+        """The wall time of one ``ledger`` command."""
         start = time.perf_counter()
+        self._ledger(args)
+        return time.perf_counter() - start
+
+    def cli_json(self, *args: str) -> Any:
+        """What a ``--format json`` command prints, parsed."""
+        return json.loads(self._ledger(args).stdout)
+
+    def _ledger(self, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
         proc = subprocess.run([*self.ledger_cmd(), *args], capture_output=True)
-        elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
             raise Unavailable(f"`ledger {' '.join(a for a in args if not a.startswith(('sqlite', 'postgres')))}`"
                               f" exited {proc.returncode}: {tail[-1][:160] if tail else ''}")
-        return elapsed
-
-    def cli_json(self, *args: str) -> Any:
-        """What a ``--format json`` command prints, parsed."""
-        proc = subprocess.run([*self.ledger_cmd(), *args], capture_output=True)
-        if proc.returncode != 0:
-            raise Unavailable(f"`ledger {args[2] if len(args) > 2 else ''}` exited {proc.returncode}")
-        return json.loads(proc.stdout)
+        return proc
 
     def cli_vs_version(self, args: Sequence[str], runs: int) -> tuple[float, float]:
         """Median wall of the command and of ``ledger --version``, runs interleaved."""
@@ -287,8 +288,8 @@ class Bench:
 
         wall, base, note = self.bracketing(self.inq_file, append)
         self.settle("inquiries.db")
-        self.add("ledger append, inquiries only (CLI)", self.n_inq / wall, "ev/s", "parse+insert (same file), bracketing",
-                 base, target=0.35, note=f"({self.n_inq} events) {note}")
+        self.add("ledger append, inquiries only (CLI)", self.n_inq / wall, "ev/s",
+                 "parse+insert (same file), bracketing", base, target=0.35, note=f"({self.n_inq} events) {note}")
 
     def append_cpu(self) -> None:
         """The register appended once more onto a fresh ledger, by ``bench.cpu``: the CPU time of
