@@ -334,11 +334,13 @@ class Queries:
         Read: every correction and retraction, every event one of them targets (the *touched*),
         the registrations; and per instant, of the untouched events (whose times are as stored),
         a staff stream's absences from its last start by then through its first start or end
-        after it, and a post stream's roles and designations at the latest by then, and at each
-        time a correction gives. The corrected facts are all among these rows, so whatever
-        ``window`` picks (its absence starts at or after that last untouched start, and ends by
-        the first untouched start or end after the instant) is among them too: ``window`` on
-        these rows gives what it gives on the whole history (a property test compares).
+        after it, and a post stream's roles and designations at the latest by then, at each
+        time a correction gives and at each touched role change's or designation's own time
+        (``window`` takes every designation made at the latest time, lapsed or not). The
+        corrected facts are all among these rows, so whatever ``window`` picks (its absence
+        starts at or after that last untouched start, and ends by the first untouched start or
+        end after the instant) is among them too: ``window`` on these rows gives what it gives
+        on the whole history (a property test compares).
         """
         part = padded(list(streams), "")
         marks = ",".join("?" * len(part))
@@ -385,6 +387,10 @@ class Queries:
             if row[3] == "Corrected" and row[4] is not None:
                 for kind in ("RolesAssigned", "StandInDesignated"):
                     spans.add((str(row[0]), kind, str(row[4]), str(row[4])))
+        targets = set(touched)
+        for row in found.values():  # and at a touched event's own time (its fix may be unknown at K)
+            if row[2] in targets and row[3] in ("RolesAssigned", "StandInDesignated") and row[4] is not None:
+                spans.add((str(row[0]), str(row[3]), str(row[4]), str(row[4])))
         for row in Queries._in_spans(tx, sorted(spans), ", ".join(f"h.{c}" for c in HISTORY_COLUMNS)):
             found[int(row[1])] = row
 

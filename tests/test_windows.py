@@ -242,6 +242,24 @@ def test_the_deciding_rows_keep_an_event_tied_with_a_corrected_time() -> None:
     assert window("post", deciding["post:x"], [t[5]], "9999") == {1, 2, 3, 4}
 
 
+def test_the_deciding_rows_keep_a_lapsed_designation_tied_with_a_touched_one() -> None:
+    """Found by the property test above: a designation later retracted, asked about as known
+    before its retraction, keeps its own time; a lapsed designation made at that same time
+    ties with it, so ``window`` picks it, and it must be read although no untouched
+    designation in force then leads to it."""
+    from projections.queries import HistoryRow as R
+
+    t = _TIMES
+    rows = [R(1, "p", "PostDefined", t[0], t[0], None, None),
+            R(2, "d1", "StandInDesignated", t[1], t[0], None, None),  # in force at t[1]...
+            R(3, "d2", "StandInDesignated", t[1], t[0], None, t[0]),  # made then, lapsed before
+            R(4, "x", "Retracted", None, t[1], "d1", None)]  # ...until this, recorded at t[1]
+    known = t[0]
+    deciding = _deciding({"post:x": rows}, [t[1]], known)
+    assert window("post", rows, [t[1]], known) == {1, 2, 3, 4}
+    assert window("post", deciding["post:x"], [t[1]], known) == {1, 2, 3, 4}
+
+
 def test_a_corrected_stream_is_read_around_the_instant_not_whole() -> None:
     """One old correction in a person's history: a question reads the same few rows of it
     however many absences follow (the cost of a question does not grow with the ledger)."""
