@@ -114,17 +114,21 @@ class Pseudonymiser:
         return dict(self._walk(content, personal))
 
     def _walk(self, value: Any, personal: list[str], field: str = "") -> Any:
-        if isinstance(value, Mapping):
+        # Text first, and a dict before the Mapping ABC: an export walks every value of every
+        # event, and most are text (an isinstance against an ABC is several times slower).
+        if isinstance(value, str):
+            if self.include_pii:
+                return value
+            for secret in personal:
+                if secret in value:
+                    value = value.replace(secret, "[requester]")
+            return MOBILE.sub(MASK, value)
+        if isinstance(value, dict | Mapping):  # (a dict is matched first, without the ABC)
             if field == "requester":
                 return self._requester(value)
             return {k: self._walk(v, personal, k) for k, v in value.items()}
         if isinstance(value, list):
             return [self._walk(v, personal, field) for v in value]
-        if isinstance(value, str) and not self.include_pii:
-            for secret in personal:
-                if secret in value:
-                    value = value.replace(secret, "[requester]")
-            return MOBILE.sub(MASK, value)
         return value
 
     def _requester(self, requester: Mapping[str, Any]) -> dict[str, Any]:

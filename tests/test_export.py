@@ -267,6 +267,22 @@ def test_pseudonyms_ignore_how_a_number_is_typed_and_need_the_key() -> None:
                                   "requester": {"key": a.requester_key(same), "unit": "x"}}
 
 
+def test_pseudonyms_walk_any_mapping_as_they_walk_a_dict() -> None:
+    from types import MappingProxyType
+
+    a = Pseudonymiser(b"k" * 32)
+    same = {"name": "曹德胜", "contact": "13817264405"}
+    plain = {"type": "Corrected", "target": "e1", "reason": "回电13817264405",
+             "replacement": {"type": "InquiryReceived", "matter": "曹德胜", "received_by": ["s-1", "致电13817264405"],
+                             "requester": {**same, "unit": "x"}}}
+    frozen = MappingProxyType({**plain, "replacement": MappingProxyType(
+        {**plain["replacement"], "requester": MappingProxyType(plain["replacement"]["requester"])})})
+    assert a.content(frozen) == a.content(plain) == {
+        "type": "Corrected", "target": "e1", "reason": "回电[requester]",  # (the contact given: the requester's)
+        "replacement": {"type": "InquiryReceived", "matter": "[requester]", "received_by": ["s-1", "致电[requester]"],
+                        "requester": {"key": a.requester_key(same), "unit": "x"}}}
+
+
 # --- incremental exports -------------------------------------------------------------------------
 
 
