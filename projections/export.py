@@ -559,7 +559,7 @@ class _Snapshot:
             return
         file = case_file(facts, at)
         pack = ctx.catalogue.in_force(file.inquiry.policy, self.pack_day(at))
-        found = assess(file, self.world, at, pack, tz)
+        found = assess(file, self.world, at, pack, tz, explain=False)  # (the tables hold no sentences)
         row.update(first_asked=found.first_asked, handler=found.holder, responsible_basis=found.primary.basis)
         row["unit"] = self._unit_of(file.inquiry, found.first_asked, file.receipt.occurred_at)
         reply = next((f for f in file.upto(at) if isinstance(f.event, Replied)), None)
@@ -590,7 +590,7 @@ class _Snapshot:
         secondary: list[tuple[datetime, tuple[Any, ...] | None]] = []
         for t in points:
             pack = self.ctx.catalogue.in_force(file.inquiry.policy, self.pack_day(t))
-            found = assess(file, self.world, t, pack, self.tz)
+            found = assess(file, self.world, t, pack, self.tz, explain=False)
             primary.append((t, _party(found.primary)))
             secondary.append((t, _party(found.secondary)))
         for role, answers in (("primary", primary), ("secondary", secondary)):

@@ -207,6 +207,25 @@ def test_read_models_agree_with_the_ledgers_own_answers(demo: str, tmp_path: Pat
                 assert field.type.tz == "UTC", f"{name}.{field.name} has no timezone"
 
 
+def test_the_snapshots_judge_responsibility_without_writing_its_sentences(
+        demo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables hold no explanation of ``who``: an export asks for the decisions only
+    (``explain=False``, a test in test_responsibility.py holds them the same), at every instant
+    where responsibility may change, so the sentences would be most of its work."""
+    import projections.export as export_module
+
+    asked: list[bool] = []
+    real = export_module.assess
+
+    def assess(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("explain", True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export_module, "assess", assess)
+    assert export(demo, tmp_path / "export").exit_code == 0
+    assert len(asked) > 67 and not any(asked)
+
+
 def test_a_default_export_holds_no_phone_number_or_requester_name(demo: str, tmp_path: Path) -> None:
     out = tmp_path / "export"
     assert export(demo, out).exit_code == 0
