@@ -93,6 +93,32 @@ def record_body(stream: str, version: int, event_id: str, recorded_at: str, reco
             "recorded_by": recorded_by, "event": content, "prev": prev}
 
 
+#: One tzinfo object for each UTC offset the store's instants were read back with. Two aware
+#: datetimes holding the same tzinfo object compare on their fields alone; holding two objects
+#: of the same offset, every comparison first asks both for their offset, about ten times as
+#: slow (measured: a bisect of a few hundred instants 4.0 against 0.26 us). The rules compare
+#: instants all the time (sorting a case's facts, bisecting the world's timelines), and
+#: ``datetime.fromisoformat`` makes a new tzinfo for every instant it parses (but UTC's).
+_ZONES: dict[tzinfo, tzinfo] = {UTC: UTC}
+
+
+def shared_zone(moment: datetime) -> datetime:
+    """The same instant, holding the one tzinfo object of its offset (``_ZONES``): equal to
+    ``moment`` in every way (its fields, offset, ``isoformat``) but the identity of its tzinfo."""
+    zone = moment.tzinfo
+    if zone is None:
+        return moment
+    shared = _ZONES.setdefault(zone, zone)  # (fixed offsets are equal by offset; a ZoneInfo is its own)
+    if shared is zone or shared.tzname(None) != zone.tzname(None):  # (a named offset keeps its name)
+        return moment
+    return moment.astimezone(shared)
+
+
+def read_instant(text: str) -> datetime:
+    """An instant stored as ISO text with its offset, read back (``shared_zone``)."""
+    return shared_zone(datetime.fromisoformat(text))
+
+
 def decode_event(content: dict[str, Any], tz: tzinfo) -> EventModel:
     """Turn stored content back into its event model.
 
@@ -107,7 +133,7 @@ def decode_event(content: dict[str, Any], tz: tzinfo) -> EventModel:
     for key in instants:
         value = data.get(key)
         if isinstance(value, str):
-            data[key] = datetime.fromisoformat(value)
+            data[key] = read_instant(value)
     for key, model in nested:
         value = data.get(key)
         if isinstance(value, dict):
@@ -315,12 +341,12 @@ def effective_content(records: Iterable[Record], known_at: datetime | None = Non
             old = facts.get(content["target"])
             if old is not None:
                 new = {**content["replacement"], "type": old.content["type"]}
-                facts[content["target"]] = Stated(old.record, new, datetime.fromisoformat(new["occurred_at"]),
+                facts[content["target"]] = Stated(old.record, new, read_instant(new["occurred_at"]),
                                                   (*old.corrections, rec.event_id))
         elif kind == "Retracted":
             facts.pop(content["target"], None)
         else:
-            facts[rec.event_id] = Stated(rec, content, datetime.fromisoformat(content["occurred_at"]), ())
+            facts[rec.event_id] = Stated(rec, content, read_instant(content["occurred_at"]), ())
     return sorted(facts.values(), key=lambda f: (f.occurred_at, f.record.seq))
 
 

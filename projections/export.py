@@ -49,7 +49,7 @@ from ledger.events import (
     UnitDefined,
 )
 from ledger.policy import PolicyCatalogue, PolicyError
-from ledger.records import Fact, Record, effective
+from ledger.records import Fact, Record, effective, shared_zone
 from projections.calendar import UnknownCalendarYear
 from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
 from projections.findings import findings
@@ -671,6 +671,7 @@ def _write_snapshots(
     progress: Progress,
 ) -> dict[str, _Writer]:
     queries = Queries(ledger)
+    at = shared_zone(at)  # (compared with the facts' instants again and again: ``shared_zone``)
     # What Queries.context(all_staff=True) loads, read once: the index needs the facts themselves.
     world_facts = _facts(ledger, ("unit:", "post:", "staff:"), known_at)
     config = _facts(ledger, CONFIG_PREFIXES, known_at)

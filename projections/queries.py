@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from ledger.application import Ledger, collector_paused
 from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
-from ledger.records import Fact, Record, effective, record_from_state
+from ledger.records import Fact, Record, effective, record_from_state, shared_zone
 from ledger.store import Tx, padded
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import deadline
@@ -528,6 +528,7 @@ class Queries:
     # -- questions -----------------------------------------------------------------------
 
     def who(self, case: str, at: datetime, known_at: datetime | None = None) -> dict[str, Any]:
+        at = shared_zone(at)  # (compared with the facts' instants again and again: ``shared_zone``)
         with collector_paused():  # (a question makes thousands of objects and keeps them)
             with self.reading():
                 facts = self.case_facts(case, known_at)
@@ -535,6 +536,7 @@ class Queries:
             return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
+        at = shared_zone(at)
         with collector_paused():
             with self.reading():
                 if case is not None:
@@ -565,6 +567,7 @@ class Queries:
 
     def statuses(self, at: datetime, known_at: datetime | None = None) -> list[CaseStatus]:
         """The status at ``at`` of every case that may be open then (others are replied)."""
+        at = shared_zone(at)
         with collector_paused():
             with self.reading():
                 per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))

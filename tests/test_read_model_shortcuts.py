@@ -5,6 +5,8 @@
   chain fields: the same as decoding the whole record.
 - The content fields a read model reads alone (the case index: occurred-at), sliced out of the
   content's bytes: the decoded field, or the whole content where slicing cannot be trusted.
+- A stored instant read back holds the one tzinfo object of its offset (``shared_zone``): the
+  same instant, offset and text as the plain parse.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from hypothesis import strategies as st
 
 from ledger import records
 from ledger.interchange import canonical
-from ledger.records import content_bytes, link_bytes, record_from_state, state_parts, utc_iso
+from ledger.records import (content_bytes, decode_event, effective, link_bytes, read_instant, record_from_state,
+                            shared_zone, state_parts, utc_iso)
 from projections.readmodels import _utc_slow, _utc_text
 
 offsets = st.one_of(st.integers(-12, 14).map(lambda h: timedelta(hours=h)),
@@ -36,6 +39,51 @@ def test_utc_text_equals_the_full_conversion(moment: datetime, offset: timedelta
     instant = moment.replace(tzinfo=timezone(offset), microsecond=moment.microsecond if micro else 0)
     for text in (instant.isoformat(), instant.astimezone(UTC).isoformat().replace("+00:00", "Z")):
         assert _utc_text(text) == _utc_slow(text) == instant.astimezone(UTC).isoformat()
+
+
+@settings(max_examples=500, deadline=None)
+@given(moment=st.datetimes(datetime(2000, 1, 2), datetime(2099, 12, 30)), offset=offsets, other=offsets)
+def test_an_instant_read_back_is_the_plain_parse_with_its_offsets_one_tzinfo(
+        moment: datetime, offset: timedelta, other: timedelta) -> None:
+    text = moment.replace(tzinfo=timezone(offset)).isoformat()
+    plain, read, again = datetime.fromisoformat(text), read_instant(text), read_instant(text)
+    assert read == plain and read.isoformat() == text and read.utcoffset() == offset
+    assert read.tzname() == plain.tzname() and read.replace(tzinfo=None) == plain.replace(tzinfo=None)
+    assert again.tzinfo is read.tzinfo  # (what makes comparing them fast)
+    given_one = shared_zone(moment.replace(tzinfo=timezone(offset)))
+    assert given_one.tzinfo is read.tzinfo and given_one == plain
+    elsewhere = read_instant(moment.replace(tzinfo=timezone(other)).isoformat())
+    assert (elsewhere.tzinfo is read.tzinfo) == (other == offset)
+
+
+def test_shared_zone_leaves_utc_naive_and_named_zones_as_they_are() -> None:
+    from zoneinfo import ZoneInfo
+
+    named = datetime(2024, 3, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    read_instant("2024-03-01T09:00:00+08:00")  # (the offset has its shared tzinfo now)
+    cst = datetime(2024, 3, 1, 9, tzinfo=timezone(timedelta(hours=8), "CST"))
+    for moment in (datetime(2024, 3, 1, 9, tzinfo=UTC), datetime(2024, 3, 1, 9), named, cst):
+        assert shared_zone(moment) is moment
+    assert read_instant("2024-03-01T09:00:00+00:00").tzinfo is UTC
+
+
+def test_decoded_facts_share_one_tzinfo_per_offset() -> None:
+    def stored(seq: int, content: dict[str, object]) -> records.Record:
+        _, state = link_bytes(f"case:C{seq % 2}", seq, f"e{seq}", "2024-12-10T09:00:00+00:00", "clerk",
+                              canonical(content), "ab" * 32)
+        return record_from_state(seq, f"case:C{seq % 2}", seq, state)
+
+    recs = [stored(i, {"type": "Reminded", "case": f"C{i % 2}", "by": "s-1",
+                       "occurred_at": f"2024-03-0{i}T09:00:00+08:00"}) for i in range(1, 5)]
+    recs.append(stored(5, {"type": "Corrected", "target": "e2", "reason": "typo", "occurred_at": "2024-03-06T09:00:00+08:00",
+                           "replacement": {"type": "Reminded", "case": "C0", "by": "s-2",
+                                           "occurred_at": "2024-03-02T10:00:00+08:00"}}))
+    facts = effective(recs, UTC)
+    assert [f.occurred_at.isoformat() for f in facts] == [
+        "2024-03-01T09:00:00+08:00", "2024-03-02T10:00:00+08:00", "2024-03-03T09:00:00+08:00",
+        "2024-03-04T09:00:00+08:00"]
+    assert len({id(f.occurred_at.tzinfo) for f in facts}) == 1
+    assert decode_event(recs[0].content, UTC).occurred_at.tzinfo is facts[0].occurred_at.tzinfo
 
 
 def test_utc_text_moves_the_date_across_midnight() -> None:
