@@ -358,7 +358,7 @@ class Bench:
         try:
             start = time.perf_counter()
             n = sum(1 for _ in ledger.log())
-            decode = n / (time.perf_counter() - start)
+            decode = self.fig["decode"] = n / (time.perf_counter() - start)
             n_raw, s_raw = baselines.raw_decode(str(self.workdir / "ledger.db"), ledger.store.events_table)
             raw = n_raw / s_raw
             start = time.perf_counter()
@@ -482,6 +482,35 @@ class Bench:
             self.add(f"ledger overdue CLI wall{label}", ours, "s", "ledger --version", version, target=5,
                      higher_is_better=False, note=note)
 
+    def export(self) -> None:
+        """``ledger export parquet`` of the large ledger into a fresh folder, its snapshots at the
+        instant ``overdue`` asks: its overdue table must list the cases ``ledger overdue`` lists,
+        then its wall time, per event and per case (context: the issue sets no target for it)."""
+        at = (self.first_at + (self.last_at - self.first_at) * 0.9).isoformat()
+        folder = self.workdir / "export"
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.perf_counter()
+        self._ledger(["--store", self.url("ledger.db"), "export", "parquet", str(folder), "--at", at, "--quiet"])
+        wall = time.perf_counter() - start
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        events = sum(run["rows"] for run in manifest["events"]["runs"])
+        rows = {f["table"]: f["rows"] for f in manifest["files"] if f.get("snapshot")}
+        import pyarrow.parquet as pq  # (only here: the runner's other figures need no pyarrow)
+
+        exported = pq.read_table(folder / "overdue.parquet", columns=["case_id"]).column("case_id").to_pylist()
+        listed = self.cli_json("--store", self.url("ledger.db"), "overdue", "--at", at, "--format", "json")
+        if sorted(exported) != sorted(r["case"] for r in listed):
+            raise Unavailable(f"the export's overdue table holds {len(exported)} cases, `ledger overdue` "
+                              f"lists {len(listed)}")
+        shutil.rmtree(folder, ignore_errors=True)
+        note = (f"({events} events, {rows['cases']} cases, {rows['responsibility']} responsibility intervals, "
+                f"{rows['overdue']} overdue; snapshots at the overdue instant)")
+        self.add_abs("ledger export parquet (CLI) wall (context)", wall, "s", note=note)
+        self.add("ledger export parquet (CLI), events per second of its wall (context)", events / wall, "ev/s",
+                 "Ledger.log() decode", self.fig.get("decode"))
+        self.add("ledger export parquet (CLI), cases per second of its wall (context)", rows["cases"] / wall,
+                 "cases/s")
+
     # -- profile ---------------------------------------------------------------------------------
 
     def profile_append(self, top: int = 30) -> str:
@@ -526,6 +555,7 @@ class Bench:
         for what in ("who", "findings"):
             self.measure(f"ledger {what} CLI wall", lambda w=what: self.cli_query(w))
         self.measure("overdue", self.overdue)
+        self.measure("ledger export parquet", self.export)
         print(self.table())
         if profile:
             self.say("profiling Ledger.append_lines on the register")

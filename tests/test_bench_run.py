@@ -133,3 +133,30 @@ def test_overdue_refuses_a_cli_answer_that_differs_from_the_queries(
     with pytest.raises(Unavailable, match=f"listed {len(listed) - 1} cases, the queries {len(listed)}"):
         appended.overdue()
     appended.rows.clear()
+
+
+def test_the_export_is_measured_once_its_overdue_table_matches_the_cli(appended: Bench) -> None:
+    appended.fig["decode"] = 1.0
+    appended.export()
+    wall, per_event, per_case = appended.rows[:]
+    appended.rows.clear()
+    assert wall.figure.startswith("ledger export parquet (CLI) wall (context)")
+    stored = _stored(appended.url("ledger.db"))
+    assert f"({stored} events, " in wall.figure
+    assert appended.results["ledger export parquet (CLI), events per second of its wall (context)"] == {
+        "value": pytest.approx(stored / appended.results["ledger export parquet (CLI) wall (context)"]["value"]),
+        "unit": "ev/s", "baseline": "Ledger.log() decode", "base": 1.0,
+        "ratio": pytest.approx(stored / appended.results["ledger export parquet (CLI) wall (context)"]["value"]),
+    }
+    assert per_case.value.endswith("cases/s")
+    assert not (appended.workdir / "export").exists()  # (a large export's files are not kept)
+
+
+def test_the_export_refuses_an_overdue_table_that_differs_from_the_cli(
+    appended: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = appended.cli_json
+    monkeypatch.setattr(appended, "cli_json", lambda *args: real(*args)[1:])
+    with pytest.raises(Unavailable, match="the export's overdue table holds"):
+        appended.export()
+    assert not appended.rows
