@@ -12,13 +12,11 @@ after an error (all errors are reported at once); the transaction is then rolled
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import multiprocessing
 import os
 import pickle
 import queue
-import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +32,7 @@ import orjson
 from eventsourcing.persistence import Tracking
 
 from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
+from ledger.forks import die_with, own_store, parent_death_signal, picklable
 from ledger.integrity import append_only_statements, insert_guards_lifted
 from ledger.interchange import InvalidInput, Line, LineError, fingerprint, read_lines
 from ledger.knowledge import ENTITY_KINDS, FORWARD_TYPES, IdInfo, Knowledge, normalised_replacement, replacement_of
@@ -50,7 +49,7 @@ from ledger.records import (
     utc_iso,
     utc_text,
 )
-from ledger.store import DEFAULT_URL, Store, StoreError, Tx, release_inherited_sqlite
+from ledger.store import DEFAULT_URL, Store, StoreError, Tx
 
 
 def ledger_schema(dialect: str) -> list[str]:
@@ -689,7 +688,7 @@ class _WriterProcess:
             code = 1
             try:
                 self.conn.close()
-                _die_with(parent_pid)
+                die_with(parent_pid)
                 _serve(ledger, child)
                 code = 0
             finally:
@@ -769,10 +768,6 @@ class _WriterProcess:
             os.waitpid(self.pid, 0)
 
 
-#: The writer process's copy of its parent's store, kept (never finalised) until it ends.
-_INHERITED: list[Store] = []
-
-
 class _Abort(Exception):
     """The batch had errors: roll the writer's transaction back."""
 
@@ -780,12 +775,7 @@ class _Abort(Exception):
 def _serve(ledger: Ledger, conn: Connection) -> None:
     """The writer process: one write transaction, fed records until told to commit or abort."""
     try:
-        # A connection of its own. The parent's store stays referenced and is never closed
-        # here: finalising it would close the parent's connections (PostgreSQL would end its
-        # session).
-        _INHERITED.append(ledger.store)
-        release_inherited_sqlite()  # so that this process's own connection takes real locks
-        ledger.store = Store(ledger.store.url_text)
+        ledger.store = own_store(ledger.store)  # (the parent's is left alone: ``own_store``)
         with ledger.store.write() as tx:
             ledger.store.leave_checkpoint(tx)
             writer = _Writer(ledger, tx)
@@ -804,7 +794,7 @@ def _serve(ledger: Ledger, conn: Connection) -> None:
         return
     except BaseException as exc:
         with suppress(Exception):
-            conn.send_bytes(pickle.dumps(("error", _picklable(exc))))
+            conn.send_bytes(pickle.dumps(("error", picklable(exc, "the ledger's writer"))))
         raise
     # Committed. The clerk gets its answer now; this process then copies the batch from the
     # write-ahead log into the database file on its own (the clerk does not wait for it).
@@ -819,35 +809,12 @@ def _serve(ledger: Ledger, conn: Connection) -> None:
 def _outlive_parent() -> None:
     """After the commit: no longer die with the clerk's process, and let go of its terminal and
     pipes (whoever reads the clerk's output sees it end when the clerk ends)."""
-    _parent_death_signal(0)
+    parent_death_signal(0)
     with suppress(OSError):
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.close(null)
-
-
-def _picklable(exc: BaseException) -> BaseException:
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return StoreError(f"the ledger's writer failed: {type(exc).__name__}: {exc}")
-
-
-def _die_with(parent_pid: int) -> None:
-    """Have the kernel kill this process when its parent dies (Linux), so a killed clerk's
-    writer never outlives it holding the write lock."""
-    _parent_death_signal(signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before that took effect
-        os._exit(1)
-
-
-def _parent_death_signal(sig: int) -> None:
-    """The signal the kernel sends this process when its parent dies (Linux; 0: none)."""
-    with suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
 
 
 __all__ = ["EVENT_TYPES", "AppendResult", "Ledger", "Projector"]

@@ -19,17 +19,25 @@ known at K (or, without K, at the last exported record), so they agree with the 
 
 Requester names and contacts are pseudonymised (:mod:`projections.pseudonyms`) unless
 ``include_pii``; the two kinds of export never mix in one folder. Memory stays flat: the log
-is read in pages and written in row groups, the cases are read a page at a time.
+is read in pages and written in row groups, the cases are read a page at a time. From
+``PARALLEL_FROM`` cases on, on two cores or more, a forked process judges every other page of
+cases into temporary files, which are then written back in the cases' order: the same files as
+one process writes, in about half the time (``_judge_in_two``).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import pickle
+import signal
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +56,7 @@ from ledger.events import (
     StandInDesignated,
     UnitDefined,
 )
+from ledger.forks import die_with, own_store, picklable
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import Fact, Record, effective, shared_zone
 from projections.calendar import UnknownCalendarYear
@@ -67,6 +76,11 @@ ROW_GROUP = 10_000
 BUFFER_CAP = 20_000
 #: Cases read and judged together.
 CASE_PAGE = 500
+#: The tables the cases fill (``_Snapshot.case``).
+CASE_TABLES = ("cases", "responsibility", "findings", "overdue")
+#: From this many cases on, where the machine has two cores or more, a forked process judges
+#: every other page of cases (``_judge_in_two``).
+PARALLEL_FROM = 4 * CASE_PAGE
 
 #: stage name, rows done since the last call, total rows expected (None: unknown)
 Progress = Callable[[str, int, int | None], None]
@@ -232,24 +246,54 @@ class _Writer:
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path, self.schema = path, schema
-        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.tmp = self.tmp_of(path)
         self.tmp.parent.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(self.tmp, schema)
         self.rows: list[dict[str, Any]] = []
+        self.held: list[pa.Table] = []  # (``add_table``: fewer than ROW_GROUP rows, not yet written)
+        self.held_rows = 0
         self.count = 0
         self.first_seq: int | None = None
         self.last_seq: int | None = None
+
+    @staticmethod
+    def tmp_of(path: Path) -> Path:
+        return path.with_name(f".{path.name}.tmp")
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
         if len(self.rows) >= ROW_GROUP:
             self.flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Rows already in Arrow (a case worker's, read back), written in row groups of
+        ``ROW_GROUP`` as ``add`` writes its rows (the file is the same either way)."""
+        assert not self.rows, "a writer takes rows one way only"
+        if table.num_rows:
+            self.held.append(table.cast(self.schema))
+            self.held_rows += table.num_rows
+        if self.held_rows >= ROW_GROUP:
+            whole = pa.concat_tables(self.held)
+            cut = whole.num_rows - whole.num_rows % ROW_GROUP
+            self._writer.write_table(whole.slice(0, cut), row_group_size=ROW_GROUP)
+            self.count += cut
+            rest = whole.slice(cut)
+            self.held, self.held_rows = ([rest] if rest.num_rows else []), rest.num_rows
+
+    @property
+    def added(self) -> int:
+        """Rows added so far, written or not."""
+        return self.count + len(self.rows) + self.held_rows
+
     def flush(self) -> None:
         if self.rows:
             self._writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
             self.count += len(self.rows)
             self.rows = []
+        if self.held:
+            self._writer.write_table(pa.concat_tables(self.held), row_group_size=ROW_GROUP)
+            self.count += self.held_rows
+            self.held, self.held_rows = [], 0
 
     def close(self) -> None:
         self.flush()
@@ -686,10 +730,13 @@ def _write_snapshots(
         snap.staff_and_absences()
         cases = queries.cases_known(known_at)  # in the order the ledger heard of them
         progress("cases", 0, len(cases))
-        for page in _case_pages(cases, CASE_PAGE):
-            for case_id, facts in queries.all_case_facts(known_at, cases=list(page)).items():
-                snap.case(case_id, facts)
-            progress("cases", len(page), None)
+        pages = list(_case_pages(cases, CASE_PAGE))
+        if len(cases) >= PARALLEL_FROM and _cores() > 1:
+            _judge_in_two(snap, queries, known_at, pages, root, progress)
+        else:
+            for page in pages:
+                _judge(snap, queries, known_at, page)
+                progress("cases", len(page), None)
         for writer in writers.values():
             writer.close()
     except BaseException:
@@ -697,6 +744,176 @@ def _write_snapshots(
             writer.abort()
         raise
     return writers
+
+
+def _judge(snap: _Snapshot, queries: Queries, known_at: datetime | None, page: Sequence[str]) -> dict[str, int]:
+    """The rows of one page of cases, added to ``snap``'s writers; how many per case table."""
+    before = {name: snap.writers[name].added for name in CASE_TABLES}
+    for case_id, facts in queries.all_case_facts(known_at, cases=list(page)).items():
+        snap.case(case_id, facts)
+    return {name: snap.writers[name].added - before[name] for name in CASE_TABLES}
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on every system)
+        return os.cpu_count() or 1
+
+
+class _Pages:
+    """One case worker's rows: a temporary Parquet file per case table, and each page's row
+    counts, so that the pages of both workers can be put back in the cases' order."""
+
+    def __init__(self, root: Path, worker: int, schemas: Mapping[str, pa.Schema]) -> None:
+        self.paths = {name: root / f".{name}.worker-{worker}.parquet" for name in CASE_TABLES}
+        self.schemas = schemas
+        self.writers: dict[str, _Writer] = {}
+        self.counts: list[dict[str, int]] = []  # per page judged, in order
+
+    def open(self) -> dict[str, _Writer]:
+        for name in CASE_TABLES:
+            self.writers[name] = _Writer(self.paths[name], self.schemas[name])
+        return self.writers
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def rows(self, name: str) -> _Rows:
+        return _Rows(_Writer.tmp_of(self.paths[name]))
+
+    def remove(self) -> None:
+        for writer in self.writers.values():
+            writer.abort()
+        for path in self.paths.values():
+            _Writer.tmp_of(path).unlink(missing_ok=True)
+
+
+class _Rows:
+    """A worker's table read back in order, ``take(n)`` rows at a time (a batch at a time in memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.file = path, pq.ParquetFile(path)
+        self.batches = self.file.iter_batches(batch_size=ROW_GROUP)
+        self.held: pa.Table = self.file.schema_arrow.empty_table()
+
+    def take(self, n: int) -> pa.Table:
+        parts = []
+        while n > 0:
+            if self.held.num_rows == 0:
+                batch = next(self.batches, None)
+                if batch is None:
+                    raise ExportRefused(f"{self.path} holds fewer rows than its case worker counted")
+                self.held = pa.Table.from_batches([batch])
+            part = self.held.slice(0, n)
+            parts.append(part)
+            n -= part.num_rows
+            self.held = self.held.slice(part.num_rows)
+        return pa.concat_tables(parts) if parts else self.held.slice(0, 0)
+
+
+def _judge_in_two(
+    snap: _Snapshot, queries: Queries, known_at: datetime | None, pages: Sequence[Sequence[str]], root: Path,
+    progress: Progress,
+) -> None:
+    """The pages of cases judged by this process (the even ones) and a forked one (the odd ones),
+    each into temporary files, then written to ``snap``'s writers in the cases' order: the same
+    tables as judging them all here (a test compares), in about half the time on two cores.
+
+    The forked worker reads with a connection of its own (``ledger.forks``) the cases it is given
+    (the list was read here), as known at the same K; it is killed if this process dies, and its
+    error, if any, is raised here. Its files are removed whatever happens.
+    """
+    schemas = {name: snap.writers[name].schema for name in CASE_TABLES}
+    mine, theirs = _Pages(root, 0, schemas), _Pages(root, 1, schemas)
+    helper = _CaseWorker(snap, known_at, pages[1::2], theirs)
+    try:
+        own = replace(snap, writers=mine.open())
+        for page in pages[0::2]:
+            mine.counts.append(_judge(own, queries, known_at, page))
+            progress("cases", len(page), None)
+            helper.collect(progress, wait=False)
+        mine.close()
+        helper.collect(progress, wait=True)
+        for name in CASE_TABLES:
+            sources = (mine.rows(name), theirs.rows(name))
+            for i in range(len(pages)):
+                worker = i % 2
+                snap.writers[name].add_table(sources[worker].take((mine, theirs)[worker].counts[i // 2][name]))
+    finally:
+        helper.stop()
+        mine.remove()
+        theirs.remove()
+
+
+class _CaseWorker:
+    """The forked process of ``_judge_in_two``: judges its pages and says how many rows each
+    gave, a message per page, then ``done`` (or ``error`` and what went wrong)."""
+
+    def __init__(self, snap: _Snapshot, known_at: datetime | None, pages: Sequence[Sequence[str]],
+                 parts: _Pages) -> None:
+        self.parts, self.expected, self.done = parts, len(pages), False
+        self.status: int | None = None  # (its wait status, once it ended)
+        self.conn, child = multiprocessing.Pipe(duplex=False)
+        parent_pid = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:  # the worker
+            code = 1
+            try:
+                self.conn.close()
+                die_with(parent_pid)
+                code = _work(snap, known_at, pages, parts, child)
+            finally:
+                os._exit(code)  # no cleanup of the parent's connections and files (they are not ours)
+        child.close()
+
+    def collect(self, progress: Progress, wait: bool) -> None:
+        """The worker's messages so far (``wait``: until it is done); raises its error."""
+        while not self.done and (wait or self.conn.poll()):
+            try:
+                message = pickle.loads(self.conn.recv_bytes())
+            except EOFError:
+                raise ExportRefused("the export's second case worker ended unexpectedly; nothing was written") \
+                    from None
+            if message[0] == "page":
+                self.parts.counts.append(message[2])
+                progress("cases", message[1], None)
+            elif message[0] == "done":
+                self.done = True
+            else:
+                raise message[1]
+        if self.done and len(self.parts.counts) != self.expected:
+            raise ExportRefused(f"the export's second case worker judged {len(self.parts.counts)} pages "
+                                f"of {self.expected}; nothing was written")
+
+    def stop(self) -> None:
+        """Ends the worker (killed, unless it is done) and waits for it."""
+        self.conn.close()
+        if not self.done:
+            with suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self.status = os.waitpid(self.pid, 0)[1]
+
+
+def _work(snap: _Snapshot, known_at: datetime | None, pages: Sequence[Sequence[str]], parts: _Pages,
+          conn: Connection) -> int:
+    """The forked case worker's life (``_CaseWorker``); its exit status."""
+    try:
+        ledger = snap.ledger
+        ledger.store = own_store(ledger.store)
+        queries = Queries(ledger)
+        own = replace(snap, writers=parts.open())
+        for page in pages:
+            counts = _judge(own, queries, known_at, page)
+            conn.send_bytes(pickle.dumps(("page", len(page), counts)))
+        parts.close()
+        conn.send_bytes(pickle.dumps(("done",)))
+        return 0
+    except BaseException as exc:
+        with suppress(Exception):
+            conn.send_bytes(pickle.dumps(("error", picklable(exc, "the export's second case worker"))))
+        return 1
 
 
 # --- the export -------------------------------------------------------------------------------

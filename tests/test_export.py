@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from ledger.application import Ledger
-from projections.export import SCHEMA_VERSION, TABLES
+from projections.export import SCHEMA_VERSION, SNAPSHOTS, TABLES
 from projections.pseudonyms import MOBILE, Pseudonymiser
 from projections.queries import Queries
 from projections.readmodels import default_projectors
@@ -456,3 +456,148 @@ def test_progress_is_drawn_on_stderr(demo: str, tmp_path: Path) -> None:
     result = export(demo, tmp_path / "export")
     assert "events" in result.stderr and "cases" in result.stderr
     assert "events" not in result.stdout.replace("event(s)", "")
+
+
+# --- two case workers -------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 5 cases and row groups of 7 rows, on (as if) two cores: the demo's 67 cases
+    make 14 pages, and every table several row groups."""
+    import projections.export as export_module
+
+    monkeypatch.setattr(export_module, "CASE_PAGE", 5)
+    monkeypatch.setattr(export_module, "ROW_GROUP", 7)
+    monkeypatch.setattr(export_module, "_cores", lambda: 2)
+
+
+def _judged_by(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+    """Each page's judging notes its process id in ``log`` (the forked worker inherits the patch)."""
+    import projections.export as export_module
+
+    judge = export_module._judge
+
+    def noting(*args: Any) -> Any:
+        with log.open("a") as handle:
+            handle.write(f"{__import__('os').getpid()}\n")
+        return judge(*args)
+
+    monkeypatch.setattr(export_module, "_judge", noting)
+
+
+def _leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.startswith(".")]
+
+
+def test_two_case_workers_write_the_same_tables_as_one(
+    store_url: str, demo_file: Path, tmp_path: Path, small_pages: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import projections.export as export_module
+
+    if store_url.startswith("sqlite:///"):
+        shutil.copy(demo_file, store_url.removeprefix("sqlite:///"))
+    else:
+        load_demo(store_url)
+    monkeypatch.setattr(export_module, "PARALLEL_FROM", 10**9)
+    assert export(store_url, tmp_path / "one").exit_code == 0
+    monkeypatch.setattr(export_module, "PARALLEL_FROM", 10)
+    log = tmp_path / "pids"
+    _judged_by(monkeypatch, log)
+    result = export(store_url, tmp_path / "two")
+    assert result.exit_code == 0, result.output
+    pids = log.read_text().split()
+    assert len(pids) == 14 and len(set(pids)) == 2  # every page once, by two processes
+    assert pids.count(str(__import__("os").getpid())) == 7  # this one judged half of them
+    for name in SNAPSHOTS:
+        one, two = pq.ParquetFile(tmp_path / "one" / f"{name}.parquet"), pq.ParquetFile(tmp_path / "two" / f"{name}.parquet")
+        assert one.read().equals(two.read(), check_metadata=True), name
+        groups = [[f.metadata.row_group(i).num_rows for i in range(f.metadata.num_row_groups)] for f in (one, two)]
+        assert groups[0] == groups[1], name
+    assert pq.read_metadata(tmp_path / "two" / "cases.parquet").num_rows == 67
+    assert pq.read_metadata(tmp_path / "two" / "responsibility.parquet").num_row_groups > 2
+    assert _leftovers(tmp_path / "two") == []
+
+
+def _failing_in(monkeypatch: pytest.MonkeyPatch, where: str, how: str) -> None:
+    """The forked worker's 3rd case (on the second page) or this process's 3rd fails, by raising
+    or (``how == "exit"``) by the process ending at once; where this process fails, the worker
+    is kept busy meanwhile (20 s on its first case)."""
+    import projections.export as export_module
+
+    parent, case = __import__("os").getpid(), export_module._Snapshot.case
+    seen: list[str] = []
+
+    def failing(self: Any, case_id: str, facts: Any) -> None:
+        seen.append(case_id)
+        forked = __import__("os").getpid() != parent
+        if where == "here" and forked and len(seen) == 1:
+            __import__("time").sleep(20)  # (the worker is still busy when this process fails)
+        if (where == "worker" and forked and len(seen) == 3) or (where == "here" and not forked and len(seen) == 3):
+            if how == "exit":
+                __import__("os")._exit(3)
+            raise RuntimeError(f"judging failed in the {where}")
+        case(self, case_id, facts)
+
+    monkeypatch.setattr(export_module._Snapshot, "case", failing)
+
+
+@pytest.mark.parametrize("where", ["worker", "here"])
+def test_a_failed_case_worker_leaves_the_last_export_as_it_was(
+    demo: str, tmp_path: Path, small_pages: None, monkeypatch: pytest.MonkeyPatch, where: str,
+) -> None:
+    import projections.export as export_module
+
+    monkeypatch.setattr(export_module, "PARALLEL_FROM", 10)
+    out = tmp_path / "export"
+    assert export(demo, out, "--known-at", "2024-04-01T00:00:00+08:00").exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    _failing_in(monkeypatch, where, "raise")
+    workers: list[Any] = []
+    worker = export_module._CaseWorker
+
+    def kept(*args: Any) -> Any:
+        workers.append(worker(*args))
+        return workers[-1]
+
+    monkeypatch.setattr(export_module, "_CaseWorker", kept)
+    with pytest.raises(RuntimeError, match=f"judging failed in the {where}"):
+        export_module.export_parquet(opened(demo), out, at=datetime.fromisoformat(AT))
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert _leftovers(out) == []
+    os = __import__("os")
+    with pytest.raises(ChildProcessError):  # the worker ended and was waited for
+        os.waitpid(workers[0].pid, os.WNOHANG)
+    status = workers[0].status
+    if where == "here":  # killed, not waited for while it went on
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == __import__("signal").SIGKILL
+    else:
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1
+
+
+def test_a_case_worker_that_dies_stops_the_export_with_a_message(
+    demo: str, tmp_path: Path, small_pages: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import projections.export as export_module
+
+    monkeypatch.setattr(export_module, "PARALLEL_FROM", 10)
+    _failing_in(monkeypatch, "worker", "exit")
+    out = tmp_path / "export"
+    result = export(demo, out)
+    assert result.exit_code == 1
+    assert "the export's second case worker ended unexpectedly; nothing was written" in result.output
+    assert not (out / "manifest.json").exists() and not list(out.glob("*.parquet"))
+    assert not list(out.rglob("*.parquet")) and _leftovers(out) == []
+
+
+def test_a_workers_rows_come_back_in_order_across_batches_and_are_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import projections.export as export_module
+
+    monkeypatch.setattr(export_module, "ROW_GROUP", 4)
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"n": list(range(10))}), path, row_group_size=3)
+    rows = export_module._Rows(path)
+    assert [rows.take(k).column("n").to_pylist() for k in (0, 5, 1, 4)] == [[], [0, 1, 2, 3, 4], [5], [6, 7, 8, 9]]
+    with pytest.raises(export_module.ExportRefused, match="holds fewer rows than its case worker counted"):
+        rows.take(1)
