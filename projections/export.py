@@ -20,9 +20,9 @@ known at K (or, without K, at the last exported record), so they agree with the 
 Requester names and contacts are pseudonymised (:mod:`projections.pseudonyms`) unless
 ``include_pii``; the two kinds of export never mix in one folder. Memory stays flat: the log
 is read in pages and written in row groups, the cases are read a page at a time. From
-``PARALLEL_FROM`` cases on, on two cores or more, a forked process judges every other page of
-cases into temporary files, which are then written back in the cases' order: the same files as
-one process writes, in about half the time (``_judge_in_two``).
+``PARALLEL_FROM`` cases on, on two cores or more, a forked process judges cases while this one
+writes the events, then beside it, into temporary files that are then written back in the
+cases' order: the same files as one process writes, in about half the time (``_Snapshots``).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ CASE_PAGE = 500
 #: The tables the cases fill (``_Snapshot.case``).
 CASE_TABLES = ("cases", "responsibility", "findings", "overdue")
 #: From this many cases on, where the machine has two cores or more, a forked process judges
-#: every other page of cases (``_judge_in_two``).
+#: cases beside this one (``_Snapshots``).
 PARALLEL_FROM = 4 * CASE_PAGE
 
 #: stage name, rows done since the last call, total rows expected (None: unknown)
@@ -374,10 +374,10 @@ class _EventsRun:
 
 
 def _export_events(
-    ledger: Ledger, root: Path, after: int, known_at: datetime | None, pseudo: Pseudonymiser,
+    ledger: Ledger, root: Path, after: int, top: int, known_at: datetime | None, pseudo: Pseudonymiser,
     batch: int, run: int, progress: Progress,
 ) -> _EventsRun:
-    """Write the records after ``after`` (recorded by ``known_at``), one file per month."""
+    """Write the records after ``after`` up to ``top`` (recorded by ``known_at``), one file per month."""
     out = _EventsRun()
     schema = table_schema("events", pseudo.include_pii)
     parts: dict[str, _Writer] = {}
@@ -385,6 +385,8 @@ def _export_events(
     buffered = 0
     try:
         for record in ledger.log(after=after, batch=batch):
+            if record.seq > top:
+                break  # appended after this export began
             if known_at is not None and record.recorded_at > known_at:
                 break  # recorded-at never decreases along the log: nothing later was known at K
             month, row = event_row(record, pseudo, ledger.tz)
@@ -710,40 +712,104 @@ def _case_pages(cases: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield cases[start:start + size]
 
 
-def _write_snapshots(
-    ledger: Ledger, root: Path, at: datetime, known_at: datetime | None, pseudo: Pseudonymiser,
-    progress: Progress,
-) -> dict[str, _Writer]:
-    queries = Queries(ledger)
-    at = shared_zone(at)  # (compared with the facts' instants again and again: ``shared_zone``)
-    # What Queries.context(all_staff=True) loads, read once: the index needs the facts themselves.
-    world_facts = _facts(ledger, ("unit:", "post:", "staff:"), known_at)
-    config = _facts(ledger, CONFIG_PREFIXES, known_at)
-    ctx = Context(World.from_facts(world_facts), catalogue_from(config), calendar_from(config), known_at)
-    index = WorldIndex(world_facts)
-    del world_facts, config
-    writers: dict[str, _Writer] = {}
-    try:
-        for name in SNAPSHOTS:
-            writers[name] = _Writer(root / f"{name}.parquet", table_schema(name, pseudo.include_pii))
-        snap = _Snapshot(ledger, ctx, index, at, pseudo, writers)
-        snap.staff_and_absences()
-        cases = queries.cases_known(known_at)  # in the order the ledger heard of them
-        progress("cases", 0, len(cases))
-        pages = list(_case_pages(cases, CASE_PAGE))
-        if len(cases) >= PARALLEL_FROM and _cores() > 1:
-            _judge_in_two(snap, queries, known_at, pages, root, progress)
-        else:
-            for page in pages:
-                _judge(snap, queries, known_at, page)
-                progress("cases", len(page), None)
-        for writer in writers.values():
-            writer.close()
-    except BaseException:
-        for writer in writers.values():
+class _Snapshots:
+    """The snapshot tables of one export. Prepared before the events are written (the world,
+    the policies and the cases known at K read; from ``PARALLEL_FROM`` cases on, on two cores or
+    more, a forked worker started on the cases), finished after (``finish``).
+
+    With the worker, the pages of cases are handed out in turn (``_Turns``) to it and to this
+    process, which joins once the events are written; each judges its pages into temporary files,
+    then the pages are written to the tables in the cases' order: the same files as one process
+    writes (a test compares). The worker reads with a connection of its own (``ledger.forks``)
+    the cases listed here, as known at the same K; it is killed if this process dies, and its
+    error, if any, is raised here. The temporary files are removed whatever happens.
+    """
+
+    def __init__(self, ledger: Ledger, root: Path, at: datetime, known_at: datetime | None, pseudo: Pseudonymiser,
+                 progress: Progress) -> None:
+        self.known_at, self.progress = known_at, progress
+        self.queries = Queries(ledger)
+        at = shared_zone(at)  # (compared with the facts' instants again and again: ``shared_zone``)
+        # What Queries.context(all_staff=True) loads, read once: the index needs the facts themselves.
+        world_facts = _facts(ledger, ("unit:", "post:", "staff:"), known_at)
+        config = _facts(ledger, CONFIG_PREFIXES, known_at)
+        ctx = Context(World.from_facts(world_facts), catalogue_from(config), calendar_from(config), known_at)
+        index = WorldIndex(world_facts)
+        del world_facts, config
+        self.writers: dict[str, _Writer] = {}
+        self.worker: _CaseWorker | None = None
+        try:
+            for name in SNAPSHOTS:
+                self.writers[name] = _Writer(root / f"{name}.parquet", table_schema(name, pseudo.include_pii))
+            self.snap = _Snapshot(ledger, ctx, index, at, pseudo, self.writers)
+            self.cases = self.queries.cases_known(known_at)  # in the order the ledger heard of them
+            self.pages = list(_case_pages(self.cases, CASE_PAGE))
+            if len(self.cases) >= PARALLEL_FROM and _cores() > 1:
+                schemas = {name: self.writers[name].schema for name in CASE_TABLES}
+                self.mine, self.theirs = _Pages(root, 0, schemas), _Pages(root, 1, schemas)
+                self.turns = _Turns(len(self.pages))
+                self.worker = _CaseWorker(self.snap, known_at, self.pages, self.turns, self.theirs)
+        except BaseException:
+            self.abort()
+            raise
+
+    def finish(self) -> dict[str, _Writer]:
+        """Every snapshot table written (not yet committed)."""
+        try:
+            self.snap.staff_and_absences()
+            self.progress("cases", 0, len(self.cases))
+            if self.worker is None:
+                for page in self.pages:
+                    _judge(self.snap, self.queries, self.known_at, page)
+                    self.progress("cases", len(page), None)
+            else:
+                self._judge_in_two(self.worker)
+            for writer in self.writers.values():
+                writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._end_worker()
+        return self.writers
+
+    def _judge_in_two(self, worker: _CaseWorker) -> None:
+        reported = 0
+
+        def report() -> None:  # (by the pages handed out: both workers' progress)
+            nonlocal reported
+            given = min(self.turns.given() * CASE_PAGE, len(self.cases))
+            self.progress("cases", given - reported, None)
+            reported = given
+
+        own = replace(self.snap, writers=self.mine.open())
+        while (i := self.turns.take(0, worker.check)) is not None:
+            self.mine.counts.append((i, _judge(own, self.queries, self.known_at, self.pages[i])))
+            report()
+        self.mine.close()
+        worker.wait()
+        report()
+        judged = self.mine.counts + self.theirs.counts
+        owner = {i: w for w, parts in enumerate((self.mine, self.theirs)) for i, _ in parts.counts}
+        if sorted(i for i, _ in judged) != list(range(len(self.pages))):
+            raise ExportRefused(f"the export's case workers judged {len(owner)} distinct pages of "
+                                f"{len(self.pages)}; nothing was written")
+        counts = dict(judged)
+        for name in CASE_TABLES:
+            sources = (self.mine.rows(name), self.theirs.rows(name))
+            for i in range(len(self.pages)):
+                self.writers[name].add_table(sources[owner[i]].take(counts[i][name]))
+
+    def _end_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.mine.remove()
+            self.theirs.remove()
+            self.worker = None
+
+    def abort(self) -> None:
+        self._end_worker()
+        for writer in self.writers.values():
             writer.abort()
-        raise
-    return writers
 
 
 def _judge(snap: _Snapshot, queries: Queries, known_at: datetime | None, page: Sequence[str]) -> dict[str, int]:
@@ -762,14 +828,14 @@ def _cores() -> int:
 
 
 class _Pages:
-    """One case worker's rows: a temporary Parquet file per case table, and each page's row
-    counts, so that the pages of both workers can be put back in the cases' order."""
+    """One case worker's rows: a temporary Parquet file per case table, and the pages it judged
+    with their row counts, so that the pages of both workers can be put back in the cases' order."""
 
     def __init__(self, root: Path, worker: int, schemas: Mapping[str, pa.Schema]) -> None:
         self.paths = {name: root / f".{name}.worker-{worker}.parquet" for name in CASE_TABLES}
         self.schemas = schemas
         self.writers: dict[str, _Writer] = {}
-        self.counts: list[dict[str, int]] = []  # per page judged, in order
+        self.counts: list[tuple[int, dict[str, int]]] = []  # (page, rows per table) judged, in order
 
     def open(self) -> dict[str, _Writer]:
         for name in CASE_TABLES:
@@ -813,47 +879,42 @@ class _Rows:
         return pa.concat_tables(parts) if parts else self.held.slice(0, 0)
 
 
-def _judge_in_two(
-    snap: _Snapshot, queries: Queries, known_at: datetime | None, pages: Sequence[Sequence[str]], root: Path,
-    progress: Progress,
-) -> None:
-    """The pages of cases judged by this process (the even ones) and a forked one (the odd ones),
-    each into temporary files, then written to ``snap``'s writers in the cases' order: the same
-    tables as judging them all here (a test compares), in about half the time on two cores.
+class _Turns:
+    """The pages of cases handed out in turn to the two case workers (a counter in memory both
+    processes share), so that the one that starts first, or runs faster, judges more."""
 
-    The forked worker reads with a connection of its own (``ledger.forks``) the cases it is given
-    (the list was read here), as known at the same K; it is killed if this process dies, and its
-    error, if any, is raised here. Its files are removed whatever happens.
-    """
-    schemas = {name: snap.writers[name].schema for name in CASE_TABLES}
-    mine, theirs = _Pages(root, 0, schemas), _Pages(root, 1, schemas)
-    helper = _CaseWorker(snap, known_at, pages[1::2], theirs)
-    try:
-        own = replace(snap, writers=mine.open())
-        for page in pages[0::2]:
-            mine.counts.append(_judge(own, queries, known_at, page))
-            progress("cases", len(page), None)
-            helper.collect(progress, wait=False)
-        mine.close()
-        helper.collect(progress, wait=True)
-        for name in CASE_TABLES:
-            sources = (mine.rows(name), theirs.rows(name))
-            for i in range(len(pages)):
-                worker = i % 2
-                snap.writers[name].add_table(sources[worker].take((mine, theirs)[worker].counts[i // 2][name]))
-    finally:
-        helper.stop()
-        mine.remove()
-        theirs.remove()
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+        self.counter = multiprocessing.Value("q", 0)
+
+    def given(self) -> int:
+        return min(int(self.counter.value), self.pages)
+
+    def take(self, worker: int, check: Callable[[], None] | None = None) -> int | None:
+        """The next page for ``worker`` (0: this process, 1: the forked one), None once all were
+        given. ``check`` is called while the counter stays locked (raising if the other worker
+        died holding it)."""
+        lock = self.counter.get_lock()
+        while not lock.acquire(timeout=1.0):
+            if check is not None:
+                check()
+        try:
+            i = int(self.counter.value)
+            if i >= self.pages:
+                return None
+            self.counter.value = i + 1
+            return i
+        finally:
+            lock.release()
 
 
 class _CaseWorker:
-    """The forked process of ``_judge_in_two``: judges its pages and says how many rows each
-    gave, a message per page, then ``done`` (or ``error`` and what went wrong)."""
+    """The forked process of ``_Snapshots``: judges the pages it is given in turn, then sends
+    which pages it judged and how many rows each gave (``done``), or its error (``error``)."""
 
-    def __init__(self, snap: _Snapshot, known_at: datetime | None, pages: Sequence[Sequence[str]],
+    def __init__(self, snap: _Snapshot, known_at: datetime | None, pages: Sequence[Sequence[str]], turns: _Turns,
                  parts: _Pages) -> None:
-        self.parts, self.expected, self.done = parts, len(pages), False
+        self.parts, self.done = parts, False
         self.status: int | None = None  # (its wait status, once it ended)
         self.conn, child = multiprocessing.Pipe(duplex=False)
         parent_pid = os.getpid()
@@ -863,52 +924,57 @@ class _CaseWorker:
             try:
                 self.conn.close()
                 die_with(parent_pid)
-                code = _work(snap, known_at, pages, parts, child)
+                code = _work(snap, known_at, pages, turns, parts, child)
             finally:
                 os._exit(code)  # no cleanup of the parent's connections and files (they are not ours)
         child.close()
 
-    def collect(self, progress: Progress, wait: bool) -> None:
-        """The worker's messages so far (``wait``: until it is done); raises its error."""
-        while not self.done and (wait or self.conn.poll()):
-            try:
-                message = pickle.loads(self.conn.recv_bytes())
-            except EOFError:
-                raise ExportRefused("the export's second case worker ended unexpectedly; nothing was written") \
-                    from None
-            if message[0] == "page":
-                self.parts.counts.append(message[2])
-                progress("cases", message[1], None)
-            elif message[0] == "done":
-                self.done = True
-            else:
-                raise message[1]
-        if self.done and len(self.parts.counts) != self.expected:
-            raise ExportRefused(f"the export's second case worker judged {len(self.parts.counts)} pages "
-                                f"of {self.expected}; nothing was written")
+    def wait(self) -> None:
+        """Until the worker is done; raises its error."""
+        try:
+            message = pickle.loads(self.conn.recv_bytes())
+        except EOFError:
+            raise ExportRefused(_ENDED) from None
+        if message[0] != "done":
+            raise message[1]
+        self.parts.counts = message[1]
+        self.done = True
+
+    def check(self) -> None:
+        """Raises if the worker has ended (while this process waits for the page counter)."""
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+                if self.conn.poll():
+                    self.wait()  # (its error, if it sent one)
+                raise ExportRefused(_ENDED)
 
     def stop(self) -> None:
         """Ends the worker (killed, unless it is done) and waits for it."""
         self.conn.close()
-        if not self.done:
-            with suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-        self.status = os.waitpid(self.pid, 0)[1]
+        if self.status is None:
+            if not self.done:
+                with suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+            self.status = os.waitpid(self.pid, 0)[1]
 
 
-def _work(snap: _Snapshot, known_at: datetime | None, pages: Sequence[Sequence[str]], parts: _Pages,
-          conn: Connection) -> int:
+_ENDED = "the export's second case worker ended unexpectedly; nothing was written"
+
+
+def _work(snap: _Snapshot, known_at: datetime | None, pages: Sequence[Sequence[str]], turns: _Turns,
+          parts: _Pages, conn: Connection) -> int:
     """The forked case worker's life (``_CaseWorker``); its exit status."""
     try:
         ledger = snap.ledger
         ledger.store = own_store(ledger.store)
         queries = Queries(ledger)
         own = replace(snap, writers=parts.open())
-        for page in pages:
-            counts = _judge(own, queries, known_at, page)
-            conn.send_bytes(pickle.dumps(("page", len(page), counts)))
+        while (i := turns.take(1)) is not None:
+            parts.counts.append((i, _judge(own, queries, known_at, pages[i])))
         parts.close()
-        conn.send_bytes(pickle.dumps(("done",)))
+        conn.send_bytes(pickle.dumps(("done", parts.counts)))
         return 0
     except BaseException as exc:
         with suppress(Exception):
@@ -1049,23 +1115,32 @@ def export_parquet(
     after = previous.seq if previous is not None else 0
     with ledger.store.read() as tx:
         top = ledger.store.max_seq(tx)
-    report("events", 0, max(top - after, 0))
-    (root / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
-    run = len(runs) + 1
-    new = _export_events(ledger, root, after, known_at, pseudo, batch, run, report)
-    head = new.last or previous
+    # The snapshots know what the events hold: as known at K, else at the last record exported,
+    # the head read now (the events stop there: a batch appended meanwhile waits for the next
+    # export). They are prepared first, so that a worker can judge cases while the events go.
+    if known_at is not None:
+        snapshot_known: datetime | None = known_at
+    else:
+        last = _record_at(ledger, top) if top > after else previous
+        snapshot_known = last.recorded_at if last is not None else None
+    when = at or known_at or exported_at
+    snapshots = _Snapshots(ledger, root, when, snapshot_known, pseudo, report)
+    new = _EventsRun()
     try:
+        report("events", 0, max(top - after, 0))
+        (root / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
+        run = len(runs) + 1
+        new = _export_events(ledger, root, after, top, known_at, pseudo, batch, run, report)
         if new.rows and new.last is not None:
             runs.append({"run": run, "seq_from": after + 1, "seq_to": new.last.seq, "rows": new.rows,
                          "exported_at": _iso(exported_at), "known_at": _iso(known_at)})
-        # The snapshots know what the events hold: as known at K, else at the last exported record.
-        snapshot_known = known_at if known_at is not None else (head.recorded_at if head is not None else None)
-        when = at or known_at or exported_at
-        writers = _write_snapshots(ledger, root, when, snapshot_known, pseudo, report)
+        writers = snapshots.finish()
     except BaseException:
+        snapshots.abort()
         for f in new.files:
             (root / f["path"]).unlink(missing_ok=True)
         raise
+    head = new.last or previous
     snapshot_files = []
     for name, writer in writers.items():
         writer.commit()

@@ -489,8 +489,29 @@ def _leftovers(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.startswith(".")]
 
 
+def _in_strict_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages handed out strictly in turn: the even ones to this process, the odd ones to the worker."""
+    import projections.export as export_module
+
+    def in_turn(self: Any, worker: int, check: Any = None) -> int | None:
+        while True:
+            with self.counter.get_lock():
+                i = int(self.counter.value)
+                if i >= self.pages:
+                    return None
+                if i % 2 == worker:
+                    self.counter.value = i + 1
+                    return i
+            if check is not None:
+                check()  # (the other worker may have ended)
+            __import__("time").sleep(0.001)
+
+    monkeypatch.setattr(export_module._Turns, "take", in_turn)
+
+
+@pytest.mark.parametrize("turns", ["strict", "as they come"])
 def test_two_case_workers_write_the_same_tables_as_one(
-    store_url: str, demo_file: Path, tmp_path: Path, small_pages: None, monkeypatch: pytest.MonkeyPatch,
+    store_url: str, demo_file: Path, tmp_path: Path, small_pages: None, monkeypatch: pytest.MonkeyPatch, turns: str,
 ) -> None:
     import projections.export as export_module
 
@@ -503,11 +524,14 @@ def test_two_case_workers_write_the_same_tables_as_one(
     monkeypatch.setattr(export_module, "PARALLEL_FROM", 10)
     log = tmp_path / "pids"
     _judged_by(monkeypatch, log)
+    if turns == "strict":
+        _in_strict_turns(monkeypatch)
     result = export(store_url, tmp_path / "two")
     assert result.exit_code == 0, result.output
     pids = log.read_text().split()
-    assert len(pids) == 14 and len(set(pids)) == 2  # every page once, by two processes
-    assert pids.count(str(__import__("os").getpid())) == 7  # this one judged half of them
+    assert len(pids) == 14  # every page once
+    if turns == "strict":
+        assert len(set(pids)) == 2 and pids.count(str(__import__("os").getpid())) == 7  # each half of them
     for name in SNAPSHOTS:
         one, two = pq.ParquetFile(tmp_path / "one" / f"{name}.parquet"), pq.ParquetFile(tmp_path / "two" / f"{name}.parquet")
         assert one.read().equals(two.read(), check_metadata=True), name
@@ -552,6 +576,7 @@ def test_a_failed_case_worker_leaves_the_last_export_as_it_was(
     assert export(demo, out, "--known-at", "2024-04-01T00:00:00+08:00").exit_code == 0
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     _failing_in(monkeypatch, where, "raise")
+    _in_strict_turns(monkeypatch)
     workers: list[Any] = []
     worker = export_module._CaseWorker
 
@@ -581,11 +606,45 @@ def test_a_case_worker_that_dies_stops_the_export_with_a_message(
 
     monkeypatch.setattr(export_module, "PARALLEL_FROM", 10)
     _failing_in(monkeypatch, "worker", "exit")
+    _in_strict_turns(monkeypatch)
     out = tmp_path / "export"
     result = export(demo, out)
     assert result.exit_code == 1
     assert "the export's second case worker ended unexpectedly; nothing was written" in result.output
     assert not (out / "manifest.json").exists() and not list(out.glob("*.parquet"))
+    assert not list(out.rglob("*.parquet")) and _leftovers(out) == []
+
+
+def test_a_case_worker_that_dies_holding_the_page_counter_stops_the_export(
+    demo: str, tmp_path: Path, small_pages: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import projections.export as export_module
+
+    monkeypatch.setattr(export_module, "PARALLEL_FROM", 10)
+    os, parent, take = __import__("os"), __import__("os").getpid(), export_module._Turns.take
+
+    def dying(self: Any, worker: int, check: Any = None) -> int | None:
+        if os.getpid() != parent:
+            self.counter.get_lock().acquire()
+            os._exit(3)
+        return take(self, worker, check)
+
+    monkeypatch.setattr(export_module._Turns, "take", dying)
+    signal = __import__("signal")
+
+    def stuck(*_: Any) -> None:
+        raise TimeoutError("the export waits for a page counter its dead worker holds")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(30)
+    try:
+        out = tmp_path / "export"
+        result = export(demo, out)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.exit_code == 1
+    assert "the export's second case worker ended unexpectedly; nothing was written" in result.output
     assert not list(out.rglob("*.parquet")) and _leftovers(out) == []
 
 
@@ -601,3 +660,30 @@ def test_a_workers_rows_come_back_in_order_across_batches_and_are_counted(
     assert [rows.take(k).column("n").to_pylist() for k in (0, 5, 1, 4)] == [[], [0, 1, 2, 3, 4], [5], [6, 7, 8, 9]]
     with pytest.raises(export_module.ExportRefused, match="holds fewer rows than its case worker counted"):
         rows.take(1)
+
+
+def test_a_batch_appended_during_an_export_waits_for_the_next_one(
+    demo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import projections.export as export_module
+
+    events = export_module._export_events
+    first = next(e for e in map(json.loads, REGISTER.read_text().splitlines()) if e["type"] == "InquiryReceived")
+    late = json.dumps({**first, "id": "late-inquiry", "case": "SHZ-2024-9001"}, ensure_ascii=False)
+
+    def appending_first(*args: Any) -> Any:  # a clerk appends once the export has read the head
+        result = invoke(demo, "append", "-", "--actor", "王敏", input=late)
+        assert result.exit_code == 0, result.output
+        return events(*args)
+
+    monkeypatch.setattr(export_module, "_export_events", appending_first)
+    out = tmp_path / "export"
+    assert export(demo, out).exit_code == 0
+    found = manifest(out)
+    assert found["ledger"]["head"]["seq"] == 330 and events_table(out).num_rows == 330
+    assert found["snapshot_known_at"] == found["ledger"]["head"]["recorded_at"]
+    assert "SHZ-2024-9001" not in pq.read_table(out / "cases.parquet").column("case_id").to_pylist()
+    monkeypatch.setattr(export_module, "_export_events", events)
+    assert export(demo, out).exit_code == 0
+    assert manifest(out)["ledger"]["head"]["seq"] == 331 and events_table(out).num_rows == 331
+    assert "SHZ-2024-9001" in pq.read_table(out / "cases.parquet").column("case_id").to_pylist()
