@@ -13,7 +13,6 @@ after an error (all errors are reported at once); the transaction is then rolled
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import pickle
 import queue
@@ -32,7 +31,7 @@ import orjson
 from eventsourcing.persistence import Tracking
 
 from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
-from ledger.forks import die_with, own_store, parent_death_signal, picklable
+from ledger.forks import fork, own_store, parent_death_signal, picklable
 from ledger.integrity import append_only_statements, insert_guards_lifted
 from ledger.interchange import InvalidInput, Line, LineError, fingerprint, read_lines
 from ledger.knowledge import ENTITY_KINDS, FORWARD_TYPES, IdInfo, Knowledge, normalised_replacement, replacement_of
@@ -681,19 +680,7 @@ class _WriterProcess:
 
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.conn, child = multiprocessing.Pipe()
-        parent_pid = os.getpid()
-        self.pid = os.fork()
-        if self.pid == 0:  # the writer
-            code = 1
-            try:
-                self.conn.close()
-                die_with(parent_pid)
-                _serve(ledger, child)
-                code = 0
-            finally:
-                os._exit(code)  # no cleanup of the parent's connections (they are not ours)
-        child.close()
+        self.pid, self.conn = fork(lambda conn: _serve(ledger, conn))
         _, *answer = self._receive()
         self.recorded_at, self.fresh = answer
         # Sending is done by a thread: this process checks the next chunk while the previous

@@ -1,24 +1,48 @@
 """Forked helper processes of the ledger: the append's writer (``ledger.application``) and the
 export's second case worker (``projections.export``).
 
-A forked process shares nothing it may touch with its parent: it opens a store connection of its
-own (``own_store``), is killed with its parent (``die_with``), and sends back errors that survive
-the pipe (``picklable``). It ends with ``os._exit``, so that no finaliser of its parent's objects
-(connections, open files) runs in it.
+A forked process (``fork``) shares nothing it may touch with its parent: it opens a store
+connection of its own (``own_store``), is killed with its parent (``die_with``), and sends back
+errors that survive the pipe (``picklable``). It ends with ``os._exit``, so that no finaliser of
+its parent's objects (connections, open files) runs in it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import pickle
 import signal
+from collections.abc import Callable
 from contextlib import suppress
+from multiprocessing.connection import Connection
 
 from ledger.store import Store, StoreError, release_inherited_sqlite
 
 #: A forked process's copy of its parent's stores, kept (never finalised) until it ends.
 _INHERITED: list[Store] = []
+
+
+def fork(life: Callable[[Connection], int | None], duplex: bool = True) -> tuple[int, Connection]:
+    """A helper process forked to run ``life`` with its end of a pipe; (its pid, this end).
+
+    The helper is killed with this process (``die_with``) and ends with ``life``'s status (0 for
+    None, 1 if it raised), by ``os._exit``. Not duplex: this end receives, the helper's sends.
+    """
+    ours, theirs = multiprocessing.Pipe(duplex)
+    parent_pid = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the helper
+        code = 1
+        try:
+            ours.close()
+            die_with(parent_pid)
+            code = life(theirs) or 0
+        finally:
+            os._exit(code)  # no cleanup of the parent's connections and files (they are not ours)
+    theirs.close()
+    return pid, ours
 
 
 def own_store(inherited: Store) -> Store:
@@ -57,4 +81,4 @@ def picklable(exc: BaseException, who: str) -> BaseException:
         return StoreError(f"{who} failed: {type(exc).__name__}: {exc}")
 
 
-__all__ = ["die_with", "own_store", "parent_death_signal", "picklable"]
+__all__ = ["die_with", "fork", "own_store", "parent_death_signal", "picklable"]

@@ -56,7 +56,7 @@ from ledger.events import (
     StandInDesignated,
     UnitDefined,
 )
-from ledger.forks import die_with, own_store, picklable
+from ledger.forks import fork, own_store, picklable
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import Fact, Record, effective, shared_zone
 from projections.calendar import UnknownCalendarYear
@@ -916,18 +916,7 @@ class _CaseWorker:
                  parts: _Pages) -> None:
         self.parts, self.done = parts, False
         self.status: int | None = None  # (its wait status, once it ended)
-        self.conn, child = multiprocessing.Pipe(duplex=False)
-        parent_pid = os.getpid()
-        self.pid = os.fork()
-        if self.pid == 0:  # the worker
-            code = 1
-            try:
-                self.conn.close()
-                die_with(parent_pid)
-                code = _work(snap, known_at, pages, turns, parts, child)
-            finally:
-                os._exit(code)  # no cleanup of the parent's connections and files (they are not ours)
-        child.close()
+        self.pid, self.conn = fork(lambda conn: _work(snap, known_at, pages, turns, parts, conn), duplex=False)
 
     def wait(self) -> None:
         """Until the worker is done; raises its error."""
