@@ -782,7 +782,7 @@ class _Snapshots:
             reported = given
 
         own = replace(self.snap, writers=self.mine.open())
-        while (i := self.turns.take(0, worker.check)) is not None:
+        while (i := self.turns.take(worker.check)) is not None:
             self.mine.counts.append((i, _judge(own, self.queries, self.known_at, self.pages[i])))
             report()
         self.mine.close()
@@ -890,10 +890,9 @@ class _Turns:
     def given(self) -> int:
         return min(int(self.counter.value), self.pages)
 
-    def take(self, worker: int, check: Callable[[], None] | None = None) -> int | None:
-        """The next page for ``worker`` (0: this process, 1: the forked one), None once all were
-        given. ``check`` is called while the counter stays locked (raising if the other worker
-        died holding it)."""
+    def take(self, check: Callable[[], None] | None = None) -> int | None:
+        """The next page, None once all were given. ``check`` is called while the counter stays
+        locked (raising if the other worker died holding it)."""
         lock = self.counter.get_lock()
         while not lock.acquire(timeout=1.0):
             if check is not None:
@@ -960,7 +959,7 @@ def _work(snap: _Snapshot, known_at: datetime | None, pages: Sequence[Sequence[s
         ledger.store = own_store(ledger.store)
         queries = Queries(ledger)
         own = replace(snap, writers=parts.open())
-        while (i := turns.take(1)) is not None:
+        while (i := turns.take()) is not None:
             parts.counts.append((i, _judge(own, queries, known_at, pages[i])))
         parts.close()
         conn.send_bytes(pickle.dumps(("done", parts.counts)))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -479,7 +482,7 @@ def _judged_by(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
 
     def noting(*args: Any) -> Any:
         with log.open("a") as handle:
-            handle.write(f"{__import__('os').getpid()}\n")
+            handle.write(f"{os.getpid()}\n")
         return judge(*args)
 
     monkeypatch.setattr(export_module, "_judge", noting)
@@ -493,7 +496,10 @@ def _in_strict_turns(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pages handed out strictly in turn: the even ones to this process, the odd ones to the worker."""
     import projections.export as export_module
 
-    def in_turn(self: Any, worker: int, check: Any = None) -> int | None:
+    parent = os.getpid()
+
+    def in_turn(self: Any, check: Any = None) -> int | None:
+        worker = 0 if os.getpid() == parent else 1
         while True:
             with self.counter.get_lock():
                 i = int(self.counter.value)
@@ -504,7 +510,7 @@ def _in_strict_turns(monkeypatch: pytest.MonkeyPatch) -> None:
                     return i
             if check is not None:
                 check()  # (the other worker may have ended)
-            __import__("time").sleep(0.001)
+            time.sleep(0.001)
 
     monkeypatch.setattr(export_module._Turns, "take", in_turn)
 
@@ -531,9 +537,9 @@ def test_two_case_workers_write_the_same_tables_as_one(
     pids = log.read_text().split()
     assert len(pids) == 14  # every page once
     if turns == "strict":
-        assert len(set(pids)) == 2 and pids.count(str(__import__("os").getpid())) == 7  # each half of them
+        assert len(set(pids)) == 2 and pids.count(str(os.getpid())) == 7  # each half of them
     for name in SNAPSHOTS:
-        one, two = pq.ParquetFile(tmp_path / "one" / f"{name}.parquet"), pq.ParquetFile(tmp_path / "two" / f"{name}.parquet")
+        one, two = (pq.ParquetFile(tmp_path / folder / f"{name}.parquet") for folder in ("one", "two"))
         assert one.read().equals(two.read(), check_metadata=True), name
         groups = [[f.metadata.row_group(i).num_rows for i in range(f.metadata.num_row_groups)] for f in (one, two)]
         assert groups[0] == groups[1], name
@@ -548,17 +554,17 @@ def _failing_in(monkeypatch: pytest.MonkeyPatch, where: str, how: str) -> None:
     is kept busy meanwhile (20 s on its first case)."""
     import projections.export as export_module
 
-    parent, case = __import__("os").getpid(), export_module._Snapshot.case
+    parent, case = os.getpid(), export_module._Snapshot.case
     seen: list[str] = []
 
     def failing(self: Any, case_id: str, facts: Any) -> None:
         seen.append(case_id)
-        forked = __import__("os").getpid() != parent
+        forked = os.getpid() != parent
         if where == "here" and forked and len(seen) == 1:
-            __import__("time").sleep(20)  # (the worker is still busy when this process fails)
+            time.sleep(20)  # (the worker is still busy when this process fails)
         if (where == "worker" and forked and len(seen) == 3) or (where == "here" and not forked and len(seen) == 3):
             if how == "exit":
-                __import__("os")._exit(3)
+                os._exit(3)
             raise RuntimeError(f"judging failed in the {where}")
         case(self, case_id, facts)
 
@@ -589,12 +595,11 @@ def test_a_failed_case_worker_leaves_the_last_export_as_it_was(
         export_module.export_parquet(opened(demo), out, at=datetime.fromisoformat(AT))
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert _leftovers(out) == []
-    os = __import__("os")
     with pytest.raises(ChildProcessError):  # the worker ended and was waited for
         os.waitpid(workers[0].pid, os.WNOHANG)
     status = workers[0].status
     if where == "here":  # killed, not waited for while it went on
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == __import__("signal").SIGKILL
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     else:
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1
 
@@ -621,16 +626,15 @@ def test_a_case_worker_that_dies_holding_the_page_counter_stops_the_export(
     import projections.export as export_module
 
     monkeypatch.setattr(export_module, "PARALLEL_FROM", 10)
-    os, parent, take = __import__("os"), __import__("os").getpid(), export_module._Turns.take
+    parent, take = os.getpid(), export_module._Turns.take
 
-    def dying(self: Any, worker: int, check: Any = None) -> int | None:
+    def dying(self: Any, check: Any = None) -> int | None:
         if os.getpid() != parent:
             self.counter.get_lock().acquire()
             os._exit(3)
-        return take(self, worker, check)
+        return take(self, check)
 
     monkeypatch.setattr(export_module._Turns, "take", dying)
-    signal = __import__("signal")
 
     def stuck(*_: Any) -> None:
         raise TimeoutError("the export waits for a page counter its dead worker holds")
