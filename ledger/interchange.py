@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import cache
@@ -232,6 +232,11 @@ class _Plan:
     distinct: tuple[str, ...]  # list fields whose items must differ (``_distinct``)
     nested: tuple[str, ...]  # nested objects whose empty optionals are dropped
 
+    @property
+    def more(self) -> bool:
+        """Whether anything beyond occurred_at is left to finish (most types: nothing)."""
+        return bool(self.instants or self.distinct or self.nested)
+
 
 class _Unsupported(Exception):
     """A validator the fast reader has no native equivalent for."""
@@ -312,70 +317,95 @@ def _plan_of_fields(model: dict[str, Any]) -> dict[str, list[str]]:
 
 
 @cache
-def _fast_reader() -> tuple[SchemaValidator, dict[str, _Plan]]:
-    """The fast validator (one tagged union of typed dicts) and each type's plan."""
+def _fast_reader() -> tuple[SchemaValidator, dict[str, _Plan | None]]:
+    """The fast validator (one tagged union of typed dicts) and each type's plan (None: only
+    occurred_at is left to finish)."""
     choices: dict[str, Any] = {}
-    plans: dict[str, _Plan] = {}
+    plans: dict[str, _Plan | None] = {}
     for name, cls in EVENT_TYPES.items():
         if name in FREE_FORM:
             continue
         model = dict(cls.__pydantic_core_schema__)
         try:
-            choices[name], plans[name] = _typed_dict(model), _plan(model)
+            choices[name], plan = _typed_dict(model), _plan(model)
         except _Unsupported:
             continue  # read the checked way (a test lists the types the fast reader covers)
+        plans[name] = plan if plan.more else None
     schema = {"type": "tagged-union", "choices": choices, "discriminator": "type"}
     return SchemaValidator(schema), plans
 
 
 _fromiso = datetime.fromisoformat
+#: The fast pattern admits only the years 20xx: the bounds can only be crossed by an offset in
+#: 2000 or 2099, and comparing aware instants is slow, so only those years compare.
+_EDGE_YEARS = (2000, 2099)
 
 
 def _in_range(instant: datetime) -> bool:
-    # The fast pattern admits only the years 20xx: the bounds can only be crossed by an offset
-    # in 2000 or 2099, and comparing aware instants is slow, so only those years compare.
-    return instant.year not in (2000, 2099) or EARLIEST <= instant < ev.LATEST
+    return instant.year not in _EDGE_YEARS or EARLIEST <= instant < ev.LATEST
+
+
+def _finish(data: dict[str, Any], plan: _Plan) -> bool:
+    """The rest of a type's plan, in place; False when the checked reader must decide."""
+    try:
+        for key in plan.instants:
+            value = data.get(key)
+            if value is not None and not _in_range(_fromiso(value)):
+                return False
+    except ValueError:  # the pattern passed a day or hour that does not exist
+        return False
+    for key in plan.distinct:
+        if len(set(data[key])) != len(data[key]):
+            return False
+    for key in plan.nested:
+        inner = data.get(key)
+        if inner is not None and None in inner.values():
+            data[key] = {k: v for k, v in inner.items() if v is not None}
+    return True
 
 
 def _fast(raw: bytes, number: int) -> Line | None:
     """The line read natively, or None when the checked reader must decide."""
     validator, plans = _fast_reader()
+    return _fast_with(validator.validate_json, plans, raw, number)
+
+
+def _fast_with(validate: Callable[[bytes], Any], plans: dict[str, _Plan | None], raw: bytes,
+               number: int) -> Line | None:
+    # (``read_lines`` calls this once per line with the reader looked up once: keep it lean.)
     try:
-        data = validator.validate_json(raw)
+        data = validate(raw)
     except ValidationError:
         return None
-    plan = plans[data["type"]]
+    type_name = data["type"]
     try:
         at = _fromiso(data["occurred_at"])
-        for key in plan.instants:
-            value = data.get(key)
-            if value is not None and not _in_range(_fromiso(value)):
-                return None
     except ValueError:  # the pattern passed a day or hour that does not exist
         return None
-    if not _in_range(at):
+    if at.year in _EDGE_YEARS and not EARLIEST <= at < ev.LATEST:
         return None
-    for key in plan.distinct:
-        if len(set(data[key])) != len(data[key]):
-            return None
-    for key in plan.nested:
-        inner = data.get(key)
-        if inner is not None and None in inner.values():
-            data[key] = {k: v for k, v in inner.items() if v is not None}
+    plan = plans[type_name]
+    if plan is not None and not _finish(data, plan):
+        return None
     event_id, recorder = data.pop("id", None), data.pop("recorded_by", None)
     if None in data.values():
         data = {k: v for k, v in data.items() if v is not None}
     # Already in key order (``_typed_dict``). Copied to exactly its size, and orjson's buffer
     # (several KB) freed at once: a chunk holding thousands of those would stream through memory.
-    body = bytes(memoryview(orjson.dumps(data)))
-    return Line(number, data["type"], data, at, event_id, recorder, body)
+    body = bytes(memoryview(_dumps(data)))
+    return Line(number, type_name, data, at, event_id, recorder, body)
+
+
+_dumps = orjson.dumps
 
 
 def read_lines(lines: Iterable[str | bytes], tz: tzinfo) -> Iterator[tuple[Line | None, list[LineError]]]:
     """Each input line read: the line (None for a blank or bad one) and its errors."""
+    validator, plans = _fast_reader()
+    validate, fast = validator.validate_json, _fast_with
     for number, raw in enumerate(lines, start=1):
         if type(raw) is bytes and len(raw) <= MAX_LINE_BYTES:
-            line = _fast(raw.removeprefix(_BOM) if number == 1 else raw, number)
+            line = fast(validate, plans, raw.removeprefix(_BOM) if number == 1 else raw, number)
             if line is not None:
                 yield line, []
                 continue

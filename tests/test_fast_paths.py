@@ -116,6 +116,47 @@ def test_fast_reading_equals_checked_reading_on_odd_reminders(by: str, case: str
     _same_as_checked(json.dumps(line, ensure_ascii=False).encode())
 
 
+#: A good line of each type the fast reader finishes in Python beyond occurred_at (``_Plan``).
+PLANNED = {
+    "InquiryReceived": {"type": "InquiryReceived", "occurred_at": "2024-03-11T09:50:00+08:00", "case": "C1",
+                        "policy": "suqian-finance", "received_by": ["s-a", "s-b"], "channel": "letter",
+                        "matter": "信访件", "kind": "petition", "requester": {"name": "陈宏伟", "contact": "1876"}},
+    "StandInDesignated": {"type": "StandInDesignated", "occurred_at": "2024-06-18T09:00:00+08:00", "post": "p-1",
+                          "stand_in": "s-a", "by": "s-b", "until": "2024-06-21T18:00:00+08:00"},
+    "AbsenceStarted": {"type": "AbsenceStarted", "occurred_at": "2024-03-13T08:30:00+08:00", "staff": "s-a",
+                       "reason": "leave", "notified": ["s-b"], "expected_return": "2024-03-15T08:30:00+08:00"},
+    "DeadlineExtended": {"type": "DeadlineExtended", "occurred_at": "2024-05-30T10:00:00+08:00", "case": "C1",
+                         "new_due": "2024-06-26T23:59:59+08:00", "approved_by": "s-b",
+                         "notified_at": "2024-05-30T11:30:00+08:00"},
+}
+#: Instants the fast pattern admits that the checked reader refuses: past the ledger's range
+#: once the offset is applied, or a day that does not exist.
+OUT_OF_RANGE = ["2099-12-31T20:00:00-05:00", "2000-01-01T07:00:00+08:00", "2024-02-30T09:00:00+08:00"]
+
+
+def test_the_fast_reader_finishes_each_planned_type_as_the_checked_reader() -> None:
+    _, plans = _fast_reader()
+    planned = {name for name, plan in plans.items() if plan is not None}
+    assert planned == set(PLANNED)  # a new planned type gets good lines here too
+    for event in PLANNED.values():
+        raw = json.dumps(event, ensure_ascii=False).encode()
+        assert _fast(raw, 2) is not None
+        _same_as_checked(raw)
+        keys = [k for k, v in event.items() if isinstance(v, str) and k != "occurred_at" and v.startswith("2024-")]
+        for key in ["occurred_at", *keys]:
+            for instant in OUT_OF_RANGE:
+                odd = json.dumps({**event, key: instant}).encode()
+                assert _fast(odd, 2) is None, (key, instant)
+                _same_as_checked(odd)
+    repeated = json.dumps({**PLANNED["InquiryReceived"], "received_by": ["s-a", "s-a"]}).encode()
+    assert _fast(repeated, 2) is None
+    _same_as_checked(repeated)
+    blank = json.dumps({**PLANNED["InquiryReceived"], "requester": {"name": "陈宏伟", "contact": None}}).encode()
+    line = _fast(blank, 2)
+    assert line is not None and line.data["requester"] == {"name": "陈宏伟"}
+    _same_as_checked(blank)
+
+
 def test_a_first_line_with_a_byte_order_mark_is_read_as_written() -> None:
     raw = b'\xef\xbb\xbf{"type": "Reminded", "case": "C1", "by": "s-a", "occurred_at": "2024-03-01T09:00:00+08:00"}\r\n'
     [(line, errors)] = list(read_lines([raw], TZ))
