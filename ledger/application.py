@@ -438,6 +438,11 @@ Pending = tuple[str, str, str, str, bytes]
 #: Provisional sequence numbers of the batch's own records while a stream is derived again
 #: (they only order the records; the store gives the real ones).
 _PROVISIONAL = 1 << 60
+_CORRECTIONS = ("Corrected", "Retracted")
+#: Each type's stream (a correction's is its target's): its prefix (``case:``), the field
+#: naming it, and whether it is an entity's stream (``ENTITY_KINDS``).
+_STREAM_OF = {name: (f"{cls.stream_kind}:", cls.stream_field, cls.stream_kind in ENTITY_KINDS)
+              for name, cls in EVENT_TYPES.items() if name not in _CORRECTIONS}
 
 
 class _Checker:
@@ -450,7 +455,7 @@ class _Checker:
 
     def __init__(self, ledger: Ledger, tx: Tx, now: datetime, fresh: bool, actor: str | None):
         self.ledger, self.tx, self.store, self.tz = ledger, tx, ledger.store, ledger.tz
-        self.actor = actor
+        self.recorder = actor or "unknown"  # of a line that names no recorded_by
         self.now = now
         self.know = Knowledge(ledger.tz, now, complete=fresh)
         self.errors: list[LineError] = []
@@ -470,7 +475,8 @@ class _Checker:
         """Check a chunk of lines; the accepted ones, ready for the store, and their contents."""
         lines = []
         for line, errors in chunk:
-            self.errors.extend(errors)
+            if errors:
+                self.errors.extend(errors)
             if line is not None:
                 lines.append(line)
         self._load(lines)
@@ -518,54 +524,64 @@ class _Checker:
 
     def _take(self, line: Line, pending: list[Pending], contents: list[dict[str, Any]]) -> None:
         """Check one line; an accepted line joins the knowledge as it passes."""
-        know = self.know
+        # (Once per line of every batch: the line's fields are read into locals once.)
+        know, ids = self.know, self.know.ids
+        type_name, event_id, data = line.type, line.id, line.data
         at = line.at.astimezone(UTC)  # the knowledge compares instants in UTC
-        line_errors: list[LineError] = []
-        if line.type == "Corrected":
+        line_errors: list[LineError] | None = None
+        if type_name == "Corrected":
             line_errors = know.check(line, at)
             if not line_errors:  # store the replacement normalised, like any other content
-                line.data["replacement"] = normalised_replacement(line, know.ids[line.data["target"]].type, self.tz)
+                data["replacement"] = normalised_replacement(line, ids[data["target"]].type, self.tz)
             line.seal()
-        if line.id is not None and line.id in know.ids:
-            seen = know.ids[line.id]
-            if self._fingerprint(line.id, seen) == line.fingerprint:
+        if event_id is not None and event_id in ids:
+            seen = ids[event_id]
+            if self._fingerprint(event_id, seen) == line.fingerprint:
                 self.skipped += 1
                 return
             where = f"line {seen.line} of this file" if seen.line else "the ledger"
             self.errors.append(
-                LineError(line.number, "id", f"{line.id!r} is already in {where} with different content"))
+                LineError(line.number, "id", f"{event_id!r} is already in {where} with different content"))
             return
-        if line.type != "Corrected":
+        if line_errors is None:
             line_errors = know.check(line, at)
         if line_errors:
             self.errors.extend(line_errors)
             return
-        event_id = line.id or f"ev-{uuid.uuid4().hex[:20]}"
-        correction = line.type in ("Corrected", "Retracted")
-        # A correction joins its target's stream.
-        stream = know.ids[line.data["target"]].stream if correction else line.stream()
-        entity = stream[:stream.find(":")] in ENTITY_KINDS
+        if event_id is None:
+            event_id = f"ev-{uuid.uuid4().hex[:20]}"
+        correction = type_name in _CORRECTIONS
+        if correction:  # a correction joins its target's stream
+            stream = ids[data["target"]].stream
+            entity = stream[:stream.find(":")] in ENTITY_KINDS
+        else:
+            prefix, field_name, entity = _STREAM_OF[type_name]
+            stream = prefix + str(data[field_name])
+        body = line.body
         # A line of an entity stream keeps its content in ``kept``: its fingerprint is worked
         # out from there if its id comes back.
-        know.ids[event_id] = IdInfo(stream, line.type, None if entity else line.fingerprint, line=line.number)
-        pending.append((stream, line.type, event_id, line.recorded_by or self.actor or "unknown", line.body))
-        contents.append(line.data)
+        ids[event_id] = IdInfo(stream, type_name, None if entity else line.fingerprint, False, line.number)
+        pending.append((stream, type_name, event_id, line.recorded_by or self.recorder, body))
+        contents.append(data)
         if entity:
-            self.kept.setdefault(stream, []).append((event_id, line.body))
-        if line.type in FORWARD_TYPES:
-            self.deferred.append((line.number, line.type, line.data, ""))
-        elif line.type == "Corrected" and line.data["replacement"]["type"] in FORWARD_TYPES:
-            self.deferred.append((line.number, line.data["replacement"]["type"], line.data["replacement"],
-                                  "replacement."))
+            kept = self.kept.get(stream)
+            if kept is None:
+                self.kept[stream] = [(event_id, body)]
+            else:
+                kept.append((event_id, body))
+        if type_name in FORWARD_TYPES:
+            self.deferred.append((line.number, type_name, data, ""))
+        elif type_name == "Corrected" and data["replacement"]["type"] in FORWARD_TYPES:
+            self.deferred.append((line.number, data["replacement"]["type"], data["replacement"], "replacement."))
         if correction:
-            if line.type == "Retracted":
-                know.ids[line.data["target"]].retracted = True
+            if type_name == "Retracted":
+                ids[data["target"]].retracted = True
             if entity:
                 know.derive(stream, self._records_of(stream))
         else:
-            if line.type == "AbsenceStarted":
+            if type_name == "AbsenceStarted":
                 self.absence_lines[event_id] = line.number
-            know.apply(event_id, line.type, line.data, at)
+            know.apply(event_id, type_name, data, at)
 
     def _fingerprint(self, event_id: str, info: IdInfo) -> str:
         if info.fingerprint is None:
