@@ -335,7 +335,7 @@ def _fast_reader() -> tuple[SchemaValidator, dict[str, _Plan | None]]:
     return SchemaValidator(schema), plans
 
 
-_fromiso = datetime.fromisoformat
+_fromiso, _dumps = datetime.fromisoformat, orjson.dumps
 #: The fast pattern admits only the years 20xx: the bounds can only be crossed by an offset in
 #: 2000 or 2099, and comparing aware instants is slow, so only those years compare.
 _EDGE_YEARS = (2000, 2099)
@@ -394,9 +394,6 @@ def _fast_with(validate: Callable[[bytes], Any], plans: dict[str, _Plan | None],
     # (several KB) freed at once: a chunk holding thousands of those would stream through memory.
     body = bytes(memoryview(_dumps(data)))
     return Line(number, type_name, data, at, event_id, recorder, body)
-
-
-_dumps = orjson.dumps
 
 
 def read_lines(lines: Iterable[str | bytes], tz: tzinfo) -> Iterator[tuple[Line | None, list[LineError]]]:
