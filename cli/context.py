@@ -30,12 +30,15 @@ class State:
     def __init__(self, url: str, tz: str | None):
         self.url = url
         self.asked_tz: ZoneInfo | None = None
+        self._ledger: Ledger | None = None
+        self.ask_tz(tz)
+
+    def ask_tz(self, tz: str | None) -> None:
         if tz is not None:
             try:
                 self.asked_tz = ZoneInfo(tz)
             except (ZoneInfoNotFoundError, ValueError):
                 raise click.BadParameter(f"unknown timezone {tz!r}", param_hint="--tz") from None
-        self._ledger: Ledger | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -85,6 +88,33 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+def _given_after_the_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--store`` or ``--tz`` given after the command's name: it replaces the one before it (or
+    the environment's). Eager, so that it is in place before any time option is read in the
+    store's timezone (reading one opens the store)."""
+    state = ctx.find_object(State)
+    if value is None or state is None:
+        return
+    if param.name == "store":
+        state.url = value
+    else:
+        state.ask_tz(value)
+
+
+def store_options(command: click.Command) -> None:
+    """Let a command take ``--store`` and ``--tz`` after its name too (CONTRACT.md: every command
+    takes ``--store URL``): ``ledger who C --at T --store URL`` means ``ledger --store URL who ...``."""
+    names = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    if "--store" not in names:
+        command.params.append(click.Option(
+            ["--store"], is_eager=True, expose_value=False, callback=_given_after_the_command,
+            help="the store, as before the command's name (sqlite:///path.db, postgresql://...; env LEDGER_STORE)"))
+    if "--tz" not in names:
+        command.params.append(click.Option(
+            ["--tz"], is_eager=True, expose_value=False, callback=_given_after_the_command,
+            help="timezone of a new store, as before the command's name (env LEDGER_TZ)"))
+
+
 class InstantType(click.ParamType):
     """An ISO 8601 instant; without an offset it is read in the store's timezone."""
 
@@ -111,4 +141,4 @@ def instant_option(name: str, required: bool = False, help: str = "") -> Callabl
     return click.option(name, type=INSTANT, required=required, help=help + " (ISO 8601)")
 
 
-__all__ = ["INSTANT", "State", "instant_option", "parse_instant", "pass_state"]
+__all__ = ["INSTANT", "State", "instant_option", "parse_instant", "pass_state", "store_options"]

@@ -12,7 +12,7 @@ import click
 from cli.ask import register_ask_commands
 from cli.clerk import register_clerk_commands
 from cli.config import register_config_commands
-from cli.context import State, instant_option, pass_state
+from cli.context import State, instant_option, pass_state, store_options
 from cli.export import register_export_commands
 from cli.integrity import register_integrity_commands
 from cli.output import FORMATS, emit
@@ -144,6 +144,17 @@ register_ask_commands(cli)
 register_config_commands(cli)
 register_integrity_commands(cli)
 register_export_commands(cli)
+
+
+def _leaves(group: click.Group) -> list[click.Command]:
+    out: list[click.Command] = []
+    for command in group.commands.values():
+        out.extend(_leaves(command) if isinstance(command, click.Group) else [command])
+    return out
+
+
+for _command in _leaves(cli):
+    store_options(_command)
 
 
 def main() -> None:

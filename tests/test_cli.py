@@ -233,3 +233,47 @@ def test_only_the_export_loads_pyarrow() -> None:
     probe = "import sys, cli.main; print('pyarrow' in sys.modules, 'projections.export' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("name", [n for n, c in _commands(cli) if not isinstance(c, click.Group)])
+def test_every_command_takes_store_and_tz_after_its_name(name: str) -> None:
+    """CONTRACT.md: every command takes ``--store URL`` (before its name, as a group option, or after)."""
+    command = cli
+    for part in name.split():
+        command = command.commands[part]  # type: ignore[attr-defined]
+    given = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    assert {"--store", "--tz"} <= given, f"ledger {name} does not take --store/--tz after its name"
+
+
+def test_store_and_tz_after_the_command_name_are_the_ones_used(store_url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ledger append F --store URL`` writes to URL, and ``ledger who C --at T --store URL`` reads
+    it, whatever order the options come in: the default store in the working folder is never made."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("LEDGER_STORE", raising=False)
+    register = tmp_path / "base.jsonl"
+    register.write_text("\n".join(jsonl(*BASE, inquiry())) + "\n", encoding="utf-8")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    appended = invoke("append", str(register), "--actor", "王敏", "--store", store_url, "--tz", "Asia/Shanghai")
+    assert appended.exit_code == 0, appended.output
+    answer = invoke("who", "C1", "--at", "2024-03-04T10:00:00", "--format", "json", "--store", store_url)
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.output)["primary"]["staff"] == "s-a"
+    assert json.loads(answer.output)["at"] == "2024-03-04T10:00:00+08:00"  # read in the store's zone
+    # After the name it replaces the group's (and the environment's) store.
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setenv("LEDGER_STORE", other)
+    digest = invoke("--store", other, "digest", "--store", store_url)
+    assert digest.exit_code == 0 and digest.output.startswith(f"{len(BASE) + 1}:"), digest.output
+    assert not (folder / "ledger.db").exists() and not (tmp_path / "other.db").exists()
+    # And it is checked like the group's: a store of another zone is refused.
+    refused = invoke("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--tz", "UTC", "--store", store_url)
+    assert refused.exit_code == 1 and "Asia/Shanghai" in refused.output
+    bad = invoke("digest", "--tz", "Nowhere/Else", "--store", store_url)
+    assert bad.exit_code == 2 and "unknown timezone" in bad.output
