@@ -13,9 +13,13 @@ day of X (the day of X never counts); "within N days" counts calendar days the s
   notified later or never, the old due stands (the breach is then ``invalid_extension``).
 
 A limit counted ``from: acceptance`` (Pudong's 5 days) starts at the first accepted handoff,
-the handler's (首办人) reading of it, or at receipt while there is none.
+the handler's (首办人) reading of it (阅知), or at receipt while there is none. The holder who
+handed the case over by the due counted from receipt has done their part: the handler's days
+count from the acceptance even when it comes after that due (a handoff awaiting acceptance
+keeps the receipt's due meanwhile, the sender still holding the case). A handoff offered after
+that due comes too late to move it.
 
-Nothing that happens after the due instant can move it: a breach, once made, stays made.
+Otherwise nothing that happens after the due instant can move it: a breach, once made, stays made.
 """
 
 from __future__ import annotations
@@ -139,12 +143,20 @@ def case_clock(
     start = received
     clock.step(f"received (受理) {when(received.occurred_at, tz)}", None, received.evidence)
     if which == "reply" and limit.from_ == "acceptance":
-        accepted = _first_acceptance(facts)
-        if accepted is not None and accepted.occurred_at <= clock.run(
-                start, facts, accepted.occurred_at, record=False):
-            start = accepted
-            clock.step(f"handler accepted (接收) {when(accepted.occurred_at, tz)}: the clock counts from it",
-                       limit.clause, accepted.evidence)
+        found = _first_acceptance(facts)
+        if found is not None:
+            offered, accepted = found
+            due = clock.run(start, facts, offered.occurred_at, record=False)
+            if offered.occurred_at <= due:
+                start = accepted
+                clock.step(f"handed over {when(offered.occurred_at, tz)}, by the due counted from receipt "
+                           f"({when(due, tz)}); the handler accepted (接收) {when(accepted.occurred_at, tz)}: "
+                           "the clock counts from the acceptance", limit.clause,
+                           (*offered.evidence, *accepted.evidence))
+            else:
+                clock.step(f"handed over {when(offered.occurred_at, tz)}, after the due counted from receipt "
+                           f"({when(due, tz)}): the handler's acceptance cannot move it", limit.clause,
+                           offered.evidence)
     if which == "reply" and pack.adopts("restart_on_supplements"):
         restart, waiting = _restart(clock, start, facts)
         if waiting is not None:
@@ -282,14 +294,15 @@ class _Clock:
         )
 
 
-def _first_acceptance(facts: tuple[Fact, ...]) -> Fact | None:
-    """The first accepted handoff: the handler (首办人) starts the clock, once."""
-    offered: set[str] = set()
+def _first_acceptance(facts: tuple[Fact, ...]) -> tuple[Fact, Fact] | None:
+    """The first accepted handoff, (the handoff, its acceptance): the handler (首办人) starts the
+    clock, once. The handoff accepted is the latest one to the accepter before the acceptance."""
+    offered: dict[str, Fact] = {}
     for f in facts:
         if isinstance(f.event, HandedOff):
-            offered.add(f.event.to)
+            offered[f.event.to] = f
         elif isinstance(f.event, HandoffAccepted) and f.event.by in offered:
-            return f
+            return offered[f.event.by], f
     return None
 
 
