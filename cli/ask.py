@@ -15,13 +15,13 @@ from cli.context import State, instant_option, pass_state
 from cli.output import FORMATS, emit
 from ledger.policy import PolicyError
 from projections.calendar import UnknownCalendarYear
-from projections.queries import CaseNotFound, Queries
+from projections.queries import CaseNotFound, Queries, StaffNotFound
 from projections.responsibility import CaseNotFoundAt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Errors that are answers a person can act on, not crashes.
-ANSWERABLE = (CaseNotFound, CaseNotFoundAt, UnknownCalendarYear, PolicyError)
+ANSWERABLE = (CaseNotFound, CaseNotFoundAt, StaffNotFound, UnknownCalendarYear, PolicyError)
 
 
 def fmt_option(f: F) -> F:

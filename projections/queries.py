@@ -37,6 +37,10 @@ class CaseNotFound(Exception):
     """The case is not in the ledger (as known at K)."""
 
 
+class StaffNotFound(Exception):
+    """No staff member of this id was ever registered in the ledger."""
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything but the case: world, policies and calendar, as known at K."""
@@ -565,15 +569,16 @@ class Queries:
             )
             return sorted(str(r[0]) for r in tx.fetchall())
 
-    def statuses(self, at: datetime, known_at: datetime | None = None) -> list[CaseStatus]:
-        """The status at ``at`` of every case that may be open then (others are replied)."""
+    def statuses(self, at: datetime, known_at: datetime | None = None, due_needed: bool = True) -> list[CaseStatus]:
+        """The status at ``at`` of every case that may be open then (others are replied);
+        ``due_needed=False``: see ``case_status``."""
         at = shared_zone(at)
         with collector_paused():
             with self.reading():
                 per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))
                 everyone = [f for facts in per_case.values() for f in facts]
                 ctx = self.context(everyone, known_at, instants=[at])
-            return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz)
+            return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz, due_needed)
                     for facts in per_case.values()]
 
     def overdue(self, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
@@ -582,4 +587,8 @@ class Queries:
     def caseload(
         self, at: datetime, known_at: datetime | None = None, staff: str | None = None
     ) -> list[dict[str, Any]]:
-        return caseload(self.statuses(at, known_at), staff)
+        # A mistyped id must not read as "no open cases".
+        if staff is not None and f"staff:{staff}" not in self.ledger.streams(f"staff:{staff}"):
+            raise StaffNotFound(f"staff {staff!r} is not in the ledger: see the StaffRegistered events "
+                                "(`ledger events`)")
+        return caseload(self.statuses(at, known_at, due_needed=False), staff)  # (no working days needed)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ledger.policy import NoLimitConfigured, PolicyCatalogue
 from ledger.records import Fact
-from projections.calendar import WorkingCalendar
+from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import case_clock
 from projections.responsibility import CaseNotFoundAt, assess, case_file
 from projections.world import World
@@ -53,9 +53,14 @@ class CaseStatus:
 
 def case_status(
     case_facts: Iterable[Fact], world: World, at: datetime, catalogue: PolicyCatalogue,
-    calendar: WorkingCalendar, tz: tzinfo,
+    calendar: WorkingCalendar, tz: tzinfo, due_needed: bool = True,
 ) -> CaseStatus:
-    """The status of one case at ``at``; raises ``UnknownCalendarYear`` for an unknown year."""
+    """The status of one case at ``at``; raises ``UnknownCalendarYear`` for an unknown year.
+
+    ``due_needed=False`` (``caseload``: who holds which open case needs no working days): a
+    clock running into a year the calendar does not know leaves the due unknown instead, and
+    ``limit_problem`` says why; whether the case is open and who answers for it are still exact.
+    """
     facts = list(case_facts)
     try:
         file = case_file(facts, at)
@@ -71,10 +76,20 @@ def case_status(
     except NoLimitConfigured as e:  # caseload still counts the case; overdue cannot
         due, clock_state, problem = None, "no_limit", str(e)
         reply = next((f for f in file.upto(at) if f.event.type_name == "Replied"), None)
+    except UnknownCalendarYear as e:
+        if due_needed:
+            raise
+        due, clock_state, problem = None, "unknown_year", str(e)
+        reply = next((f for f in file.upto(at) if f.event.type_name == "Replied"), None)
     late = None
     if reply is None and due is not None and at > due:
         first = (due.astimezone(tz) + timedelta(days=1)).date()
-        late = calendar.working_days_in(first, at.astimezone(tz).date() + timedelta(days=1))
+        try:
+            late = calendar.working_days_in(first, at.astimezone(tz).date() + timedelta(days=1))
+        except UnknownCalendarYear as e:
+            if due_needed:
+                raise
+            problem = str(e)
     return CaseStatus(
         case=file.case, at=at, state="open" if reply is None else "replied", due=due,
         clock_state=clock_state, responsible=primary.staff, responsible_name=primary.name,

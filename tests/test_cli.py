@@ -277,3 +277,25 @@ def test_store_and_tz_after_the_command_name_are_the_ones_used(store_url: str, t
     assert refused.exit_code == 1 and "Asia/Shanghai" in refused.output
     bad = invoke("digest", "--tz", "Nowhere/Else", "--store", store_url)
     assert bad.exit_code == 2 and "unknown timezone" in bad.output
+
+
+def test_caseload_needs_no_working_days_but_overdue_does(base: Any) -> None:
+    """Who holds which open case is exact in a year the calendar does not know; how many working
+    days a case is overdue is not, so ``overdue`` refuses that year and ``caseload`` answers."""
+    assert base("append", "-", input=jsonl(inquiry())[0]).exit_code == 0
+    far = "2099-06-01T00:00:00+08:00"
+    load = base("caseload", "--at", far, "--format", "json")
+    assert load.exit_code == 0, load.output
+    assert json.loads(load.output) == [{"staff": "s-a", "open_cases": ["C1"]}]
+    late = base("overdue", "--at", far, "--format", "json")
+    assert late.exit_code == 1 and "calendar does not know" in late.output and "Traceback" not in late.output
+
+
+def test_caseload_of_a_staff_id_the_ledger_never_registered_is_an_error(base: Any) -> None:
+    assert base("append", "-", input=jsonl(inquiry())[0]).exit_code == 0
+    known = base("caseload", "--at", "2024-03-05T10:00:00+08:00", "--staff", "s-a", "--format", "json")
+    assert json.loads(known.output) == [{"staff": "s-a", "open_cases": ["C1"]}]
+    idle = base("caseload", "--at", "2024-03-05T10:00:00+08:00", "--staff", "s-head", "--format", "json")
+    assert idle.exit_code == 0 and json.loads(idle.output) == [{"staff": "s-head", "open_cases": []}]
+    typo = base("caseload", "--at", "2024-03-05T10:00:00+08:00", "--staff", "s-aa")
+    assert typo.exit_code == 1 and "'s-aa' is not in the ledger" in typo.output
