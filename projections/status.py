@@ -70,6 +70,7 @@ def case_status(
     pack = catalogue.in_force(file.inquiry.policy, at.astimezone(tz).date())
     primary = assess(file, world, at, pack, tz, explain=False).primary
     problem = None
+    clock_state: str
     try:
         clock = case_clock(file, at, catalogue, calendar, tz, "reply")
         due, clock_state, reply = clock.due, clock.state, clock.reply
