@@ -101,7 +101,7 @@ def test_zhangye_a_and_b_both_away_with_no_stand_in_vacancy_falls_on_the_supervi
     # 004 AB §4: 同时外出的，由分管领导指定相关人员代理代办; §7: 不得…空岗缺位.
     w = world(away("s-a", "2024-03-05 09:00", handover_to="s-b"), away("s-b", "2024-03-06 09:00"))
     f = only(judge([inquiry(policy="zhangye-2021", kind="registration")], w, catalogue=ZHANGYE))
-    assert (f.rule, f.liable, f.clause) == ("vacancy", "s-sup", "004 AB §2")
+    assert (f.rule, f.liable, f.clause) == ("vacancy", "s-sup", "004 AB §4")
     assert set(f.clauses) == {"004 AB §2", "004 AB §4", "004 AB §7"}
     assert {"abs-s-a", "abs-s-b", "u-repair"} <= set(f.evidence) and "王处长" in f.explanation_zh
     assert "张掖市公共资源交易中心《AB岗工作制度(试行)》" in f.explanation_zh
@@ -187,7 +187,8 @@ def test_suqian_petition_with_a_piecemeal_notice() -> None:
     found = judge(events, world(), "2024-11-12 09:00")
     assert [f.rule for f in found] == ["piecemeal_notice", "handler_late"]
     notice, late = found
-    assert (notice.liable, notice.clause, notice.due) == ("s-b", "002 限时 §2", None)
+    assert (notice.liable, notice.clause, notice.due) == ("s-b", "002 一次性告知 §1", None)
+    assert late.clause == "002 限时 §6"  # the petition's 30 working days
     assert notice.breached_at == t("2024-09-26 10:00") and {"m1", "m2"} <= set(notice.evidence)
     assert "信访事项说明" in notice.explanation_zh and "身份证复印件）" in notice.explanation_zh
     # the notice missed an item, so the clock ran from the FIRST supplements (25 Sep), not 14 Oct
@@ -334,3 +335,24 @@ def test_findings_do_not_depend_on_the_recording_order_of_simultaneous_facts(
         found = findings(reseq(case, rng), w, t("2024-06-01 09:00"), ZHANGYE, CAL, TZ)
         answers.add(repr([f.to_json() for f in found]))
     assert len(answers) == 1
+
+
+#: Each finding's clause (its first citation) as DOMAIN.md's table of liability rules names it.
+DOMAIN_CLAUSES = {
+    ("shihezi-2021", "no_handover"): "000 AB art. 7", ("shihezi-2021", "cover_failure"): "000 AB art. 8",
+    ("shihezi-2021", "handler_late"): "000 首问 art. 5(5)",
+    ("zhangye-2021", "no_handover"): "004 AB §3.1", ("zhangye-2021", "cover_failure"): "004 AB §3.2",
+    ("zhangye-2021", "piecemeal_notice"): "004 一次性告知 §7", ("zhangye-2021", "vacancy"): "004 AB §4",
+    ("zhangye-2021", "invalid_extension"): "004 限时 §5",
+    ("suqian-finance", "piecemeal_notice"): "002 一次性告知 §1", ("suqian-finance", "handler_late"): "002 限时 §6",
+    ("suqian-finance", "invalid_extension"): "002 限时 §7", ("suqian-finance", "vacancy"): "002 AB art. 5(4)",
+    ("pudong-tobacco", "late_transfer"): "003 篇二", ("pudong-tobacco", "handler_late"): "003 篇二",
+}
+
+
+def test_each_finding_cites_first_the_clause_domain_names_for_its_rule() -> None:
+    from projections.responsibility import rule_clauses
+
+    for (pack_id, rule), clause in DOMAIN_CLAUSES.items():
+        pack = CAT.in_force(pack_id, t("2024-06-01 09:00").date())
+        assert rule_clauses(pack, rule)[0] == clause, (pack_id, rule)
