@@ -253,6 +253,7 @@ class _Row:
     version: int
     topic: str | None
     state: bytes
+    stored_as: str = "blob"  # what the state column held: "blob" as the ledger writes it (``_rows``)
 
 
 @dataclass
@@ -264,13 +265,28 @@ class _Link:
 
 
 def _rows(store: Store, tx: Tx, after: int, upto: int, limit: int) -> list[_Row]:
+    """Stored rows as they are, whatever an intruder left in them.
+
+    The ledger writes every state as bytes, but a SQLite column holds whatever it is given:
+    an UPDATE through SQLite's ``replace()`` leaves TEXT, and anyone can set a number or NULL
+    (PostgreSQL's ``bytea`` holds bytes or NULL only). The state is read CAST to bytes (TEXT as
+    its own bytes: fetched as text, bytes that are not UTF-8 would fail in the driver) with
+    ``typeof`` alongside, so that ``_check_record`` names such a row instead of verify failing
+    with a traceback.
+    """
     seq = store.seq_column
+    state = ("CAST(state AS BLOB) AS state, typeof(state) AS stored_as" if store.dialect == "sqlite"
+             else "state, 'blob' AS stored_as")
     tx.execute(
-        f"SELECT {seq}, originator_id, originator_version, topic, state FROM {store.events_table} "
+        f"SELECT {seq}, originator_id, originator_version, topic, {state} FROM {store.events_table} "
         f"WHERE {seq} > ? AND {seq} <= ? ORDER BY {seq} LIMIT ?",
         (after, upto, limit),
     )
-    return [_Row(int(s), str(o), int(v), None if t is None else str(t), bytes(st)) for s, o, v, t, st in tx.fetchall()]
+    return [
+        _Row(int(s), str(o), int(v), None if t is None else str(t), b"" if st is None else bytes(st),
+             "null" if st is None else str(kind))
+        for s, o, v, t, st, kind in tx.fetchall()
+    ]
 
 
 def _check_record(row: _Row, link: _Link) -> Problem | None:
@@ -282,6 +298,8 @@ def _check_record(row: _Row, link: _Link) -> Problem | None:
         ident = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
         return Problem(row.seq, ident, row.stream, problem)
 
+    if row.stored_as not in ("blob", "text"):  # NULL, a number: there is no record to read
+        return bad(f"its stored state is {row.stored_as.upper()}, not the bytes the ledger wrote (the row was edited)")
     try:
         data = orjson.loads(row.state)
     except (ValueError, UnicodeDecodeError):
@@ -299,6 +317,10 @@ def _check_record(row: _Row, link: _Link) -> Problem | None:
                    "event were changed after it was recorded", data)
     if canonical(data) != row.state:
         return bad("its stored bytes are not the canonical form of its content (the row was edited)", data)
+    # TEXT is checked as its bytes above, so that a changed content is named as such; TEXT
+    # holding the very bytes the ledger wrote is still an edit (the ledger writes only BLOBs).
+    if row.stored_as != "blob":
+        return bad("its stored state is TEXT, not the bytes the ledger wrote (the row was edited)", data)
     if data["stream"] != row.stream or data["version"] != row.version:
         return bad(f"it is stored as {row.stream} version {row.version}, but its record says "
                    f"{data['stream']} version {data['version']} (the row was moved)", data)
@@ -385,15 +407,15 @@ def verify(
             problem = _check_record(row, link)
             if problem is not None:
                 return result(problem)
-            checked += 1
             if digest is not None and row.seq == digest.seq:
                 anchor_found = True
-                if link.hash != digest.hash:
+                if link.hash != digest.hash:  # the bad event: not counted among those that hold
                     return result(Problem(
                         row.seq, _id_of(row), row.stream,
                         f"its hash is {link.hash}, but the digest says {digest.hash}: the history up to "
                         f"event {digest.seq} was rewritten since that digest was taken",
                     ))
+            checked += 1
         position = rows[-1].seq
         if progress is not None:
             progress(position, top)

@@ -280,18 +280,24 @@ def state_parts(state: bytes, fields: frozenset[str] | None = None) -> tuple[dic
 
 
 def record_from_state(seq: int, stream: str, version: int, state: bytes | str) -> Record:
-    data = orjson.loads(state)
-    return Record(
-        seq=seq,
-        stream=stream,
-        version=version,
-        event_id=data["id"],
-        recorded_at=datetime.fromisoformat(data["recorded_at"]),
-        recorded_by=data["recorded_by"],
-        content=data["event"],
-        prev=data["prev"],
-        hash=data["hash"],
-    )
+    try:
+        data = orjson.loads(state)
+        return Record(
+            seq=seq,
+            stream=stream,
+            version=version,
+            event_id=data["id"],
+            recorded_at=datetime.fromisoformat(data["recorded_at"]),
+            recorded_by=data["recorded_by"],
+            content=data["event"],
+            prev=data["prev"],
+            hash=data["hash"],
+        )
+    except (ValueError, KeyError, TypeError) as exc:  # only an edited row is not a record the ledger wrote
+        from ledger.store import StoreError  # (records.py is below the store)
+
+        raise StoreError(f"event {seq} ({stream or 'the head'}) cannot be read as a record ({type(exc).__name__}: "
+                         f"{exc}): the ledger was altered; `ledger verify` names the first bad event") from None
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,11 @@ class Store:
             raise StoreError(f"cannot open the store {url}: {exc}") from exc
         self.datastore: Any = self.factory.datastore  # type: ignore[attr-defined]
         self.seq_column = "rowid" if self.dialect == "sqlite" else "notification_id"
+        #: An event's stored bytes as selected. A SQLite column holds whatever it is given: a row
+        #: edited through ``replace()`` holds TEXT, which reads back as ``str`` (and fails in the
+        #: driver if it is not UTF-8); cast, it reads as the bytes it holds, so that an edited row
+        #: is read like any other and ``ledger verify`` names it (``integrity.py``), not a traceback.
+        self.state_column = self.state_of("")
         self.events_table = str(getattr(self.recorder, "events_table_name", "stored_events"))
         self.tracking_table = str(getattr(self.tracking, "tracking_table_name", "tracking"))
         if self.dialect == "postgresql":
@@ -317,6 +322,10 @@ class Store:
 
     def close(self) -> None:
         self.factory.close()
+
+    def state_of(self, alias: str) -> str:
+        """``state_column`` of the events table under an alias (``"e."``)."""
+        return f"CAST({alias}state AS BLOB)" if self.dialect == "sqlite" else f"{alias}state"
 
     def columns(self, table: str) -> list[str]:
         """The column names of one of the ledger's tables."""
@@ -534,7 +543,7 @@ class Store:
             chunk = padded(streams[i:i + 512], "")
             marks = ",".join("?" * len(chunk))
             tx.execute(
-                f"SELECT {self.seq_column}, originator_id, originator_version, state "
+                f"SELECT {self.seq_column}, originator_id, originator_version, {self.state_column} "
                 f"FROM {self.events_table} WHERE originator_id IN ({marks})",
                 chunk,
             )
@@ -547,8 +556,8 @@ class Store:
         for i in range(0, len(seqs), 512):
             chunk = padded(seqs[i:i + 512], -1)
             tx.execute(
-                f"SELECT {self.seq_column}, originator_id, originator_version, state FROM {self.events_table} "
-                f"WHERE {self.seq_column} IN ({','.join('?' * len(chunk))})",
+                f"SELECT {self.seq_column}, originator_id, originator_version, {self.state_column} "
+                f"FROM {self.events_table} WHERE {self.seq_column} IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
             rows.extend((int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall())
@@ -581,7 +590,7 @@ class Store:
     ) -> list[tuple[int, str, int, bytes]]:
         """Notification log page: (seq, stream, version, state) with after < seq <= upto."""
         sql = (
-            f"SELECT {self.seq_column}, originator_id, originator_version, state "
+            f"SELECT {self.seq_column}, originator_id, originator_version, {self.state_column} "
             f"FROM {self.events_table} WHERE {self.seq_column} > ?"
         )
         params: list[Any] = [after]
@@ -598,7 +607,7 @@ class Store:
         """A page of the notification log, of the records where the SQL condition ``wanted``
         holds: (seq, stream, type, state) with after < seq <= upto, in order, at most ``limit``."""
         tx.execute(
-            f"SELECT {self.seq_column}, originator_id, topic, state FROM {self.events_table}"
+            f"SELECT {self.seq_column}, originator_id, topic, {self.state_column} FROM {self.events_table}"
             f" WHERE {self.seq_column} > ? AND {self.seq_column} <= ? AND ({wanted})"
             f" ORDER BY {self.seq_column} LIMIT ?",
             (after, upto, limit),
@@ -607,7 +616,7 @@ class Store:
 
     def head_row(self, tx: Tx) -> tuple[int, bytes] | None:
         tx.execute(
-            f"SELECT {self.seq_column}, state FROM {self.events_table} "
+            f"SELECT {self.seq_column}, {self.state_column} FROM {self.events_table} "
             f"ORDER BY {self.seq_column} DESC LIMIT 1"
         )
         row = tx.fetchone()

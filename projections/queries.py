@@ -410,8 +410,8 @@ class Queries:
     def _rows_in(self, tx: Tx, spans: Sequence[tuple[str, str, str, str]]) -> list[tuple[int, str, int, bytes]]:
         """The stored rows of the records in (stream, type, from, to) spans of the history."""
         seq, events = self.store.seq_column, self.store.events_table
-        found = self._in_spans(tx, spans, f"e.{seq}, e.originator_id, e.originator_version, e.state",
-                               f" JOIN {events} e ON e.{seq} = h.seq")
+        columns = f"e.{seq}, e.originator_id, e.originator_version, {self.store.state_of('e.')}"
+        found = self._in_spans(tx, spans, columns, f" JOIN {events} e ON e.{seq} = h.seq")
         return [(int(q), str(o), int(v), bytes(st)) for q, o, v, st in found]
 
     @staticmethod

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
@@ -160,6 +162,11 @@ def _garble(db: Intruder) -> tuple[int, str | None]:
     return 9, None
 
 
+def _null(db: Intruder) -> tuple[int, str | None]:
+    db.execute(f"UPDATE {db.events} SET state = NULL WHERE {db.seq} = 9")
+    return 9, None
+
+
 def _reformat(db: Intruder) -> tuple[int, str | None]:
     # Same content, same hash, different bytes: still an edit of the stored row.
     db.set_state(9, json.dumps(db.state(9), sort_keys=True).encode())
@@ -230,6 +237,7 @@ TAMPERING: dict[str, tuple[Tamper, str]] = {
     "occurred_at": (_edit("occurred_at", "2024-03-03T09:00:00+08:00"), "does not match its hash"),
     "one byte": (_flip_byte, "does not match its hash"),
     "garbled": (_garble, "not valid JSON"),
+    "no state": (_null, "its stored state is NULL, not the bytes the ledger wrote"),
     "reformatted": (_reformat, "canonical form"),
     "deleted": (_delete, "link to the event stored before it is broken"),
     "first deleted": (_delete_first, "link to the first event is broken"),
@@ -264,6 +272,72 @@ def test_tampering_is_found_and_the_first_bad_event_named(ledger: Any, store_url
     assert problem in out.output
     data = json.loads(run("verify", "--format", "json").stdout)
     assert data["intact"] is False and data["first_bad"]["seq"] == bad_seq
+
+
+#: SQLite's columns take any type: an UPDATE through replace() (or a CAST) leaves TEXT where the
+#: ledger wrote a BLOB. (verify once failed on such a row with "TypeError: string argument
+#: without an encoding".) Each: the SQL setting row 9's state, and the problem named.
+TEXT_TAMPERING: dict[str, tuple[str, str]] = {
+    "text, content changed": (
+        """replace(state, cast('"matter":"' as blob), cast('"matter":"X' as blob))""",
+        "does not match its hash",
+    ),
+    "text, the same bytes": ("cast(state as text)", "its stored state is TEXT, not the bytes the ledger wrote"),
+    "text, not UTF-8": ("cast(x'ff' || state as text)", "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # (PostgreSQL's bytea holds no text)
+@pytest.mark.parametrize("case", list(TEXT_TAMPERING))
+def test_a_state_stored_as_text_is_tampering_not_a_crash(ledger: Any, store_url: str, run: Any, case: str) -> None:
+    value, problem = TEXT_TAMPERING[case]
+    with Intruder(store_url) as db:
+        db.drop_triggers()
+        db.execute(f"UPDATE {db.events} SET state = {value} WHERE {db.seq} = 9")
+        assert db.execute(f"SELECT typeof(state) FROM {db.events} WHERE {db.seq} = 9") == [("text",)]
+
+    result = verify(ledger.store)
+    assert not result.intact and result.first_bad is not None
+    assert result.first_bad.seq == 9 and result.checked == 8
+    assert problem in result.first_bad.problem
+    assert result.first_bad.id == (None if case == "text, not UTF-8" else "in-C2")
+    out = run("verify")  # (``run`` lets a traceback through: the test would fail with it)
+    assert out.exit_code == 1
+    assert "NOT INTACT at event 9" in out.output and problem in out.output
+    assert "8 event(s) before it hold" in out.output
+    # The other commands read the edited row like any other, or say it cannot be read, and
+    # send the reader to verify (no traceback: ``run`` would let it through).
+    for args in (("events", "--case", "C2", "--format", "json"), ("who", "C2", "--at", "2024-03-05T10:00:00+08:00")):
+        read = subprocess.run([sys.executable, "-m", "cli.main", "--store", store_url, *args],
+                              capture_output=True, text=True)
+        assert "Traceback" not in read.stderr
+        if case == "text, not UTF-8":
+            assert read.returncode == 1 and "event 9 (case:C2) cannot be read" in read.stderr
+            assert "`ledger verify`" in read.stderr
+        else:
+            assert read.returncode == 0, read.stderr
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # (PostgreSQL's bytea holds no text)
+def test_a_text_state_at_the_head_is_named_by_digest(ledger: Any, store_url: str, run: Any) -> None:
+    with Intruder(store_url) as db:
+        db.drop_triggers()
+        db.execute(f"UPDATE {db.events} SET state = cast(state as text) WHERE {db.seq} = 12")
+    out = run("digest")
+    assert out.exit_code == 1
+    assert "the ledger's head is damaged: event 12 (id r2, stream case:C2): its stored state is TEXT" in out.output
+
+
+def test_a_wrong_digest_counts_only_the_events_before_it_as_holding(ledger: Any, run: Any) -> None:
+    wrong = Head(9, "a" * 64)
+    result = verify(ledger.store, digest=wrong)
+    assert not result.intact and result.first_bad is not None and result.first_bad.seq == 9
+    assert result.checked == 8  # events 1-8: event 9 is the bad one
+    out = run("verify", "--digest", str(wrong))
+    assert out.exit_code == 1
+    assert "NOT INTACT at event 9 (id in-C2, stream case:C2): its hash is" in out.output
+    assert "\n8 event(s) before it hold; " in out.output
+    assert json.loads(run("verify", "--digest", str(wrong), "--format", "json").stdout)["checked"] == 8
 
 
 def test_a_removed_tail_is_caught_by_the_digest(ledger: Any, store_url: str, run: Any) -> None:
