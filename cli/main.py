@@ -84,8 +84,13 @@ def append(state: State, file: str, actor: str | None) -> None:
     if result.appended:
         when = result.recorded_at.astimezone(state.tz).isoformat(timespec="seconds")
         msg += f" (sequence {result.first_seq}-{result.last_seq}, recorded at {when})"
-    if result.skipped:
-        msg += f"; {result.skipped} already in the ledger, skipped"
+    # A repeat of an earlier line of the same file was never in the ledger: said apart, so that
+    # the clerk is not told a line was stored before when the register merely holds it twice.
+    stored, repeated = result.skipped - result.repeated, result.repeated
+    skips = [f"{stored} already in the ledger"] if stored else []
+    skips += [f"{repeated} repeating an earlier line of this file"] if repeated else []
+    if skips:
+        msg += f"; {' and '.join(skips)}, skipped"
     click.echo(msg)
 
 

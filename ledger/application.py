@@ -111,10 +111,13 @@ class Projector(Protocol):
 @dataclass(frozen=True)
 class AppendResult:
     appended: int
-    skipped: int  # lines whose id was already stored with identical content
+    skipped: int  # lines whose id was already stored, or on an earlier line, with identical content
     first_seq: int | None
     last_seq: int | None
     recorded_at: datetime | None
+    #: Of ``skipped``, the lines repeating an earlier line of the same batch rather than a stored
+    #: event (so that the clerk is not told they were in the ledger).
+    repeated: int = 0
 
 
 #: The read models that want a (stream kind, type), and the content fields they read (None: all).
@@ -245,7 +248,7 @@ class Ledger:
                 checker.finish()
                 if checker.errors:
                     raise InvalidInput(checker.sorted_errors())  # the transaction rolls back
-                return writer.result(checker.skipped)
+                return writer.result(checker.skipped, checker.repeated)
 
     def _append_in_two(self, chunks: Iterable[list[Read]], actor: str | None) -> AppendResult:
         """A large batch on both cores: this process reads and checks the lines while a writer
@@ -262,7 +265,7 @@ class Ledger:
             if checker.errors:
                 writer.abort()
                 raise InvalidInput(checker.sorted_errors())
-            writer.request_commit(checker.skipped)
+            writer.request_commit(checker.skipped, checker.repeated)
             # While the writer commits, this process lets go of what the batch knew: for a large
             # register that is millions of objects, and freeing them (~0.7 s per million lines,
             # measured) would otherwise follow the commit instead of running beside it.
@@ -288,7 +291,7 @@ class Ledger:
         for i in range(0, len(ids), 500):
             chunk = list(ids[i:i + 500])
             tx.execute(
-                f"SELECT i.id, e.originator_id, e.topic, e.state, i.retracted FROM ledger_ids i"
+                f"SELECT i.id, e.originator_id, e.topic, {self.store.state_of('e.')}, i.retracted FROM ledger_ids i"
                 f" JOIN {events} e ON e.{seq} = i.seq WHERE i.id IN ({','.join('?' * len(chunk))})", chunk,
             )
             for id_, stream, type_, state, retracted in tx.fetchall():
@@ -466,7 +469,8 @@ class _Checker:
         #: The batch's own records of each entity stream (id, content bytes): a correction
         #: derives its stream again from the stored records and these.
         self.kept: dict[str, list[tuple[str, bytes]]] = {}
-        self.skipped = 0
+        self.skipped = 0  # lines repeating a stored event or an earlier line, with identical content
+        self.repeated = 0  # of those, the ones repeating an earlier line of this batch
         if not fresh:
             config = [s for kind in CONFIG_KINDS for s in self.store.streams_like(tx, f"{kind}:")]
             self.know.learn(config, self._stored_records(config), {})
@@ -538,6 +542,8 @@ class _Checker:
             seen = ids[event_id]
             if self._fingerprint(event_id, seen) == line.fingerprint:
                 self.skipped += 1
+                if seen.line:  # added by a line of this batch, not read from the ledger
+                    self.repeated += 1
                 return
             where = f"line {seen.line} of this file" if seen.line else "the ledger"
             self.errors.append(
@@ -674,13 +680,13 @@ class _Writer:
         self.prev_hash, self.top = prev, seqs[-1]
         self.appended += len(pending)
 
-    def result(self, skipped: int) -> AppendResult:
+    def result(self, skipped: int, repeated: int = 0) -> AppendResult:
         """What was appended; the read models write what they held back (the batch is done)."""
         for projector in self.ledger.projectors:
             projector.finish(self.tx)
         if not self.appended:
-            return AppendResult(0, skipped, None, None, None)
-        return AppendResult(self.appended, skipped, self.first_seq, self.top, self.recorded_at)
+            return AppendResult(0, skipped, None, None, None, repeated)
+        return AppendResult(self.appended, skipped, self.first_seq, self.top, self.recorded_at, repeated)
 
 
 class _WriterProcess:
@@ -739,10 +745,10 @@ class _WriterProcess:
         if pending:
             self._outbox.put(b"w" + pickle.dumps(pending, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def request_commit(self, skipped: int) -> None:
+    def request_commit(self, skipped: int, repeated: int = 0) -> None:
         """Tell the writer to commit (the message is sent when this returns); ``await_commit``
         waits for its answer."""
-        self._outbox.put(b"c" + pickle.dumps(skipped))
+        self._outbox.put(b"c" + pickle.dumps((skipped, repeated)))
         self._stop_sending()
 
     def await_commit(self) -> AppendResult:
@@ -789,7 +795,7 @@ def _serve(ledger: Ledger, conn: Connection) -> None:
                     if message[:1] == b"w":
                         writer.write(pickle.loads(message[1:]))
                     elif message[:1] == b"c":
-                        result = writer.result(pickle.loads(message[1:]))
+                        result = writer.result(*pickle.loads(message[1:]))
                         break
                     else:
                         raise _Abort

@@ -194,3 +194,31 @@ def test_a_register_over_its_stored_beginning_is_checked_as_it_is_on_an_empty_le
     assert again[0] == whole[0]
     if not whole[0]:
         assert again[1] == whole[1]
+
+
+@pytest.mark.parametrize("parallel_from", [10**9, 1], ids=["one process", "two processes"])
+def test_a_line_repeated_in_its_own_file_is_not_said_to_be_in_the_ledger(
+    ledger: Any, store_url: str, tmp_path: Path, parallel_from: int
+) -> None:
+    """The same id with the same content twice in one register: the repeat is skipped like a
+    stored line, but the clerk is told it repeats a line of the file, not that it was stored."""
+    ledger.parallel_from = parallel_from
+    result = ledger.append_lines(jsonl(inquiry("C1"), REPLY, inquiry("C1")))
+    assert (result.appended, result.skipped, result.repeated) == (2, 1, 1)
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    register = tmp_path / "twice.jsonl"
+    register.write_text("\n".join(jsonl(BASE[0], inquiry("C2"), inquiry("C2"), BASE[0])) + "\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["--store", store_url, "append", str(register)], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("appended 1 event(s) (sequence ")
+    assert out.output.rstrip().endswith(
+        "; 2 already in the ledger and 1 repeating an earlier line of this file, skipped")
+    only = tmp_path / "only-twice.jsonl"
+    only.write_text("\n".join(jsonl(inquiry("C3"), inquiry("C3"))) + "\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["--store", store_url, "append", str(only)], catch_exceptions=False)
+    assert "already in the ledger" not in out.output
+    assert "; 1 repeating an earlier line of this file, skipped" in out.output
