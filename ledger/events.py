@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     TypeAdapter,
     ValidationInfo,
@@ -132,15 +133,12 @@ ShortText = Annotated[
 ]
 
 
-def _not_a_flag(value: Any) -> Any:
-    # Lax validation would read true as 1: a flag where a number belongs is a mistake.
-    if isinstance(value, bool):
-        raise ValueError(f"expected a whole number, got {str(value).lower()}")
-    return value
+WholeNumber = Annotated[int, Strict()]
+"""A JSON integer. Lax validation would read true as 1, "2" as 2 and 2.0 as 2: in a register
+that is evidence, a value of another JSON type where a number belongs is a mistake to report."""
 
-
-WholeNumber = Annotated[int, BeforeValidator(_not_a_flag)]
-"""An integer; JSON true/false are refused, not read as 1/0."""
+Flag = Annotated[bool, Strict()]
+"""JSON true or false; lax validation would read "no", "off", 0 and "f" as false."""
 
 AbsenceReason = Literal["trip", "meeting", "leave", "sick", "other"]
 Channel = Literal["visit", "phone", "letter", "online"]
@@ -290,7 +288,7 @@ class AbsenceEnded(EventModel):
     references: ClassVar[dict[str, str]] = {"staff": "staff"}
     type: Literal["AbsenceEnded"] = "AbsenceEnded"
     staff: Id = Field(description="who is back")
-    briefed: bool | None = Field(default=None, description="B reported back (000 AB art. 6)")
+    briefed: Flag | None = Field(default=None, description="B reported back (000 AB art. 6)")
 
 
 class StandInDesignated(EventModel):
@@ -331,7 +329,7 @@ class InquiryReceived(CaseEvent):
     matter: Text = Field(description="what was asked (事项)")
     kind: Id = Field(description="kind of matter; selects the time limit in the pack")
     post: Id | None = Field(default=None, description="the post that owns the matter")
-    in_remit: bool = Field(default=True, description="within the first-asked staff's remit")
+    in_remit: Flag = Field(default=True, description="within the first-asked staff's remit")
     requester: Requester | None = Field(default=None, description='{"name", "contact", "unit"}')
 
     @field_validator("received_by")
@@ -348,7 +346,7 @@ class HandedOff(CaseEvent):
     type: Literal["HandedOff"] = "HandedOff"
     from_: Id = Field(alias="from", description="staff handing over")
     to: Id = Field(description="staff receiving")
-    receipt: bool | None = Field(default=None, description="a receipt (接收单) was given")
+    receipt: Flag | None = Field(default=None, description="a receipt (接收单) was given")
     note: Text | None = Field(default=None, description="free note")
 
 
@@ -450,7 +448,7 @@ class CalendarYearAdded(EventModel):
     summary: ClassVar[str] = "a year's official holiday schedule (ledger calendar add)"
     stream_kind, stream_field = "calendar", "year"
     type: Literal["CalendarYearAdded"] = "CalendarYearAdded"
-    year: int = Field(ge=2000, le=2099, description="the year")
+    year: WholeNumber = Field(ge=2000, le=2099, description="the year")
     schedule: dict[str, Any] = Field(description="the schedule, as in a calendar file")
 
 

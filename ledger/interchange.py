@@ -132,6 +132,21 @@ def _field_path(loc: tuple[Any, ...], type_name: str | None) -> str:
     return out
 
 
+#: Pydantic's type errors of the strict fields (``WholeNumber``, ``Flag``): what was expected.
+_STRICT_TYPES = {"int_type": "a whole number (a JSON integer)", "bool_type": "true or false (JSON)"}
+
+
+def _json_type(value: Any) -> str:
+    """A value as its JSON type and a glimpse of it, for an error message."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return "null" if value is None else ("a list" if isinstance(value, list) else "an object")
+
+
 def validation_errors(
     exc: ValidationError, line: int, prefix: str = "", type_name: str | None = None
 ) -> list[LineError]:
@@ -155,6 +170,8 @@ def validation_errors(
             message = "required field is missing"
         elif kind == "extra_forbidden":
             message = "is not a field of this event type"
+        elif kind in _STRICT_TYPES:  # (strict: no string, float or flag read as a number, or the reverse)
+            message = f"expected {_STRICT_TYPES[kind]}, got {_json_type(err.get('input'))}"
         elif message.startswith("Value error, "):
             message = message[len("Value error, "):]
         errors.append(LineError(line, prefix + path, message))
@@ -256,8 +273,6 @@ def _native(schema: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
         if name == "_instant_validator":
             notes["kind"] = "instant"
             return {"type": "str", "pattern": _FAST_INSTANT}
-        if name == "_not_a_flag":
-            return {**_native(inner, notes), "strict": True}
         if name == "_distinct":
             notes["kind"] = "distinct"
             return _native(inner, notes)

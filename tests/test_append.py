@@ -93,7 +93,7 @@ def test_every_error_of_the_file_is_reported_at_once(ledger: Any) -> None:
     got = [str(e) for e in info.value.errors]
     assert got == [
         "line 2: outcome: required field is missing",
-        "line 3: rank: Input should be a valid integer, unable to parse string as an integer",
+        "line 3: rank: expected a whole number (a JSON integer), got the string 'senior'",
         "line 4: type: missing: every line needs a 'type'",
         "line 5: type: unknown event type 'Teleported'; expected one of UnitDefined, StaffRegistered, "
         "PostDefined, RolesAssigned, AbsenceStarted, AbsenceEnded, StandInDesignated, InquiryReceived, "
