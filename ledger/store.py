@@ -33,6 +33,9 @@ DEFAULT_URL = "sqlite:///ledger.db"
 LOCK_TIMEOUT = 60
 #: How long a batch may be checked inside its transaction on PostgreSQL (seconds).
 IDLE_IN_TRANSACTION_TIMEOUT = 3600
+#: How long to try to reach a PostgreSQL server before saying it cannot be reached (seconds;
+#: the library's default, 30, keeps a clerk with a mistyped host or port waiting half a minute).
+CONNECT_TIMEOUT = 10
 
 #: PostgreSQL: takes the library's EXCLUSIVE lock on the events table for the caller. LOCK TABLE
 #: in that mode needs UPDATE, DELETE or TRUNCATE privilege, which a clerk role must not have, so
@@ -102,6 +105,7 @@ class StoreUrl:
             "POSTGRES_PASSWORD": self.password,
             "POSTGRES_SCHEMA": self.schema,
             "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
+            "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
             # The library ends a session idle in a transaction after 5 s by default; a large
             # register is checked inside its transaction (all or none), so allow much longer.
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(IDLE_IN_TRANSACTION_TIMEOUT),

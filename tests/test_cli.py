@@ -299,3 +299,11 @@ def test_caseload_of_a_staff_id_the_ledger_never_registered_is_an_error(base: An
     assert idle.exit_code == 0 and json.loads(idle.output) == [{"staff": "s-head", "open_cases": []}]
     typo = base("caseload", "--at", "2024-03-05T10:00:00+08:00", "--staff", "s-aa")
     assert typo.exit_code == 1 and "'s-aa' is not in the ledger" in typo.output
+
+
+def test_an_unreachable_postgresql_server_is_reported_not_waited_on_for_the_librarys_30_s() -> None:
+    """(Not timed: the configuration the library gets is checked.)"""
+    from ledger.store import CONNECT_TIMEOUT, StoreUrl
+
+    env = StoreUrl.parse("postgresql://clerk@db.example:5432/office").environment()
+    assert env.get("POSTGRES_CONNECT_TIMEOUT") == str(CONNECT_TIMEOUT) and CONNECT_TIMEOUT <= 10
