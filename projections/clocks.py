@@ -65,7 +65,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class InvalidExtension:
-    """An extension notified after the due it was to replace, or never: that due stands."""
+    """An extension approved or notified after the due it was to replace, or never notified:
+    that due stands."""
 
     fact: Fact
     old_due: datetime
@@ -249,11 +250,13 @@ class _Clock:
                 e = item.event
                 assert isinstance(e, DeadlineExtended)
                 keys = rule_clauses(self.pack, "extension")
-                told = e.notified_at or instant
-                if told <= due or open_since is not None:  # a stopped clock cannot run out
-                    self.step(f"extension (延期) notified {when(told, tz)}, before the due "
-                              f"{when(due, tz)}: new due {when(e.new_due, tz)}",
-                              keys[0] if keys else None, item.evidence)
+                # Approved and told by the due (002 限时 §7: 签署意见,并在时限届满前告知): ``instant`` is
+                # the later of the two, so an approval after the due is too late whatever the
+                # notice says (the requester cannot have been told of an extension not yet made).
+                if instant <= due or open_since is not None:  # a stopped clock cannot run out
+                    self.step(f"extension (延期) approved {when(e.occurred_at, tz)} and notified "
+                              f"{when(e.notified_at or instant, tz)}, by the due {when(due, tz)}: "
+                              f"new due {when(e.new_due, tz)}", keys[0] if keys else None, item.evidence)
                     due = e.new_due
                 else:
                     self._invalid(item, due, e.notified_at)
@@ -276,7 +279,10 @@ class _Clock:
         e = fact.event
         assert isinstance(e, DeadlineExtended)
         keys = rule_clauses(self.pack, "extension")
-        told = "never notified" if notified is None else f"notified {when(notified, self.tz)}"
+        if fact.occurred_at > due:
+            told = f"approved {when(fact.occurred_at, self.tz)}"
+        else:
+            told = "never notified" if notified is None else f"notified {when(notified, self.tz)}"
         self.step(f"extension to {when(e.new_due, self.tz)} {told}, after the due {when(due, self.tz)}: "
                   f"invalid, the due stands", keys[0] if keys else None, fact.evidence)
         self.invalid.append(InvalidExtension(fact, due, notified))

@@ -196,10 +196,13 @@ class _Judge:
             stood = clock.stood
             if stood is None:
                 return None
-            told = stood.notified_at
-            told_zh = "从未告知服务对象" if told is None else f"迟至{when(told, tz)}才告知服务对象"
-            told_en = "was never notified to the requester" if told is None else (
-                f"was notified to the requester only on {when(told, tz)}")
+            told, approved = stood.notified_at, stood.fact.occurred_at
+            if approved > due:  # approved too late, whatever the notice says
+                told_zh, told_en = f"迟至{when(approved, tz)}才经批准", f"was approved only on {when(approved, tz)}"
+            else:
+                told_zh = "从未告知服务对象" if told is None else f"迟至{when(told, tz)}才告知服务对象"
+                told_en = "was never notified to the requester" if told is None else (
+                    f"was notified to the requester only on {when(told, tz)}")
             return holder, (f"延期{told_zh}，晚于原期限{when(due, tz)}，延期无效，原期限有效；{missed_zh}；"
                             f"届时负主要责任的是{role_zh}{name(holder)}"), (
                 f"the extension {told_en}, after the old deadline {when(due, tz)}, so it is invalid and the "

@@ -146,6 +146,19 @@ def test_an_extension_notified_after_the_due_is_invalid_and_the_old_due_stands()
     assert c.to_json()["invalid_extensions"] == ["ext"]
 
 
+def test_an_extension_approved_after_the_due_is_invalid_whatever_its_notice_says() -> None:
+    # 002 限时 §7: 由受理事项的单位负责人签署意见,并在时限届满前告知服务对象 — approved and told by
+    # the due. Approved on 12 Mar (the due was 11 Mar), "notified" on 8 Mar: too late, the breach stays.
+    late = ev("DeadlineExtended", "2024-03-12 09:00", id="ext", case="S1", new_due="2024-03-15T17:30:00+08:00",
+              approved_by="s-sup", notified_at=t("2024-03-08 10:00").isoformat())
+    for at in ("2024-03-12 08:00", "2024-03-13 09:00", "2024-03-20 09:00"):
+        c = clock([sdut(), late], at)
+        assert c.due == eod("2024-03-11") and c.breached(), at
+    c = clock([sdut(), late], "2024-03-20 09:00")
+    assert c.stood is not None and c.stood.fact.event_id == "ext"
+    assert any("approved" in s.text and "invalid" in s.text for s in c.basis)
+
+
 def test_an_extension_never_notified_is_pending_until_the_due_passes() -> None:
     pending = clock([sdut(), extension(None)], "2024-03-09 09:00")
     assert pending.due == eod("2024-03-11") and pending.invalid_extensions == ()

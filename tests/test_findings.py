@@ -356,3 +356,15 @@ def test_each_finding_cites_first_the_clause_domain_names_for_its_rule() -> None
     for (pack_id, rule), clause in DOMAIN_CLAUSES.items():
         pack = CAT.in_force(pack_id, t("2024-06-01 09:00").date())
         assert rule_clauses(pack, rule)[0] == clause, (pack_id, rule)
+
+
+def test_an_extension_approved_after_the_due_is_an_invalid_extension_not_a_cure() -> None:
+    # A breach, once made, stays made: an approval after the due cannot move it, even if the
+    # register says the requester was told before (002 限时 §7).
+    events = [inquiry("Q1", "2024-03-04 09:00", policy="suqian-finance", kind="misdirected_document"),
+              ev("DeadlineExtended", "2024-03-08 09:00", id="ext", case="Q1", new_due="2024-03-20T17:30:00+08:00",
+                 approved_by="s-sup", notified_at="2024-03-06T10:00:00+08:00")]
+    for at in ("2024-03-09 09:00", "2024-04-01 09:00"):
+        f = only(judge(events, world(), at))
+        assert (f.rule, f.due, f.liable) == ("invalid_extension", t("2024-03-06 23:59:59.999"), "s-a"), at
+        assert "ext" in f.evidence and "2024-03-08" in f.explanation_en and "approved only" in f.explanation_en
