@@ -116,6 +116,15 @@ class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clauses: tuple[Citation, ...] = Field(min_length=1)
+    notify: tuple[Literal["b", "supervisor"], ...] | None = Field(
+        default=None,
+        description="no_handover only: whom A must notify, when leaving without handing over to B, for "
+                    "the absence to count as told (default: B alone; Suqian: B and the supervising "
+                    "leader, 002 AB art. 5(1) 电告分管领导和B角)",
+    )
+
+    def must_notify(self) -> tuple[str, ...]:
+        return self.notify if self.notify is not None else ("b",)
 
 
 class LeadershipTiers(BaseModel):
@@ -173,10 +182,14 @@ class PolicyPack(BaseModel):
             for name in ("title", "institution", "source"):
                 if not getattr(self, name).strip():
                     out.append(_MISSING_TEXT.format(name))
-        for name in self.rules:
+        for name, spec in self.rules.items():
             if name not in RULE_NAMES:
                 out.append(f"rules.{name}: unknown rule {name!r}; the rules are: "
                            + ", ".join(sorted(RULE_NAMES)))
+            if spec.notify is not None and name != "no_handover":
+                out.append(f"rules.{name}.notify: only no_handover says whom A must notify")
+            elif spec.notify is not None and "b" not in spec.notify:
+                out.append(f"rules.{name}.notify: must include \"b\" (A always tells B, 000 AB art. 7)")
         if len(set(self.closures)) != len(self.closures):
             out.append("closures: a date is listed twice")
         if check_citations:

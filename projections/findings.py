@@ -35,7 +35,7 @@ from projections.responsibility import (
     rule_clauses,
     when,
 )
-from projections.world import World
+from projections.world import Absence, Post, World
 
 #: A missed reply deadline: the first rule of this chain that fits gives the one finding.
 REPLY_CHAIN = ("vacancy", "no_handover", "cover_failure", "invalid_extension", "handler_late")
@@ -178,12 +178,23 @@ class _Judge:
                 return s, (f"{left_zh}，B角{name(b)}亦不在岗，分管领导未指派他人代理，岗位空缺；{missed_zh}"), (
                     f"{left_en} and B ({name(b)}) was away too, with no stand-in designated, so the post "
                     f"was vacant; {missed_en}"), [*ev, *b_abs.evidence, *unit.fact.evidence]
+            also = _also_notified(at_due.pack, world, post, a_abs)
             if rule == "no_handover":
-                if a_abs.told(b):
+                if a_abs.told(b, also):
                     return None
-                return a, f"{left_zh}，未向B角{name(b)}交接，也未通知B角；{missed_zh}", (
-                    f"{left_en} without handing over to or notifying B ({name(b)}); {missed_en}"), ev
-            if not a_abs.told(b) or b_abs is not None:
+                to_other_zh = to_other_en = ""
+                if a_abs.handover_to is not None:  # to someone who is not B: B was not told
+                    to_other_zh = f"（交接给了非B角的{name(a_abs.handover_to)}）"
+                    to_other_en = f" (it handed over to {name(a_abs.handover_to)}, who is not B)"
+                if also:
+                    leaders = "、".join(name(x) for x in also)
+                    return a, (f"{left_zh}，未向B角{name(b)}交接，也未同时电告B角和分管领导{leaders}{to_other_zh}；"
+                               f"{missed_zh}"), (
+                        f"{left_en} without handing over to B ({name(b)}) or notifying both B and the supervising "
+                        f"leader ({', '.join(name(x) for x in also)}){to_other_en}; {missed_en}"), ev
+                return a, f"{left_zh}，未向B角{name(b)}交接，也未通知B角{to_other_zh}；{missed_zh}", (
+                    f"{left_en} without handing over to or notifying B ({name(b)}){to_other_en}; {missed_en}"), ev
+            if not a_abs.told(b, also) or b_abs is not None:
                 return None
             told_zh = "交接" if a_abs.handover_to is not None else "通知"
             return b, f"{left_zh}前已向B角{name(b)}{told_zh}，B角顶岗期间{missed_zh}", (
@@ -313,3 +324,14 @@ def _source_zh(pack: PolicyPack, key: str) -> str:
     institution = pack.institution.split(" (")[0]
     section = re.sub(r"\s+\([^)]*\)$", "", clause.section)  # "(附件2)", not "(试行)"
     return f"{institution}《{section}》{clause.article}（{key}）"
+
+
+def _also_notified(pack: PolicyPack, world: World, post: Post, away: Absence) -> list[str]:
+    """Whom, besides B, A must have notified when leaving without handing over to B: the
+    supervising leader where the pack's ``no_handover`` says so (``notify``, Suqian 002 AB art.
+    5(1): 来不及移交的,应电告分管领导和B角), as of A's leaving."""
+    spec = pack.rule("no_handover")
+    if spec is None or "supervisor" not in spec.must_notify():
+        return []
+    unit = world.unit(post.unit, away.started_at)
+    return [] if unit is None else [unit.supervisor]

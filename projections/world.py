@@ -163,9 +163,11 @@ class Absence:
     def covers(self, at: datetime) -> bool:
         return self.started_at <= at and (self.end is None or at < self.end.occurred_at)
 
-    def told(self, b: str) -> bool:
-        """Whether A handed over (交接) or at least notified B before leaving (000 AB art. 7)."""
-        return self.handover_to is not None or b in self.notified
+    def told(self, b: str, also: Iterable[str] = ()) -> bool:
+        """Whether A handed over to B (交接) or at least notified B, and ``also`` those a pack
+        requires (Suqian: the supervising leader, 002 AB art. 5(1)), before leaving (000 AB
+        art. 7: 未通知B角或未交代). A handover to someone else tells B nothing."""
+        return self.handover_to == b or (b in self.notified and all(x in self.notified for x in also))
 
     @property
     def evidence(self) -> tuple[str, ...]:

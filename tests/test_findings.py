@@ -114,6 +114,31 @@ def test_zhangye_with_a_stand_in_the_stand_in_answers_for_the_late_reply() -> No
     assert (f.rule, f.liable) == ("handler_late", "s-c") and "si" in f.evidence
 
 
+def test_a_handover_to_someone_other_than_b_does_not_tell_b_no_handover() -> None:
+    # 000 AB art. 7: 未通知B角或未交代 — handing the work to 赵六 (not B) tells B (李四) nothing.
+    f = only(judge([inquiry()], world(away("s-a", "2024-03-05 09:00", handover_to="s-c"))))
+    assert (f.rule, f.liable, f.clause) == ("no_handover", "s-a", "000 AB art. 7")
+    assert "赵六" in f.explanation_zh and "who is not B" in f.explanation_en
+    also_told = only(judge([inquiry()], world(away("s-a", "2024-03-05 09:00", handover_to="s-c",
+                                                   notified=["s-b"]))))
+    assert (also_told.rule, also_told.liable) == ("cover_failure", "s-b")
+
+
+def test_suqian_a_must_notify_both_b_and_the_supervising_leader_when_not_handing_over() -> None:
+    # 002 AB art. 5(1): 来不及移交的,应电告分管领导和B角 — telling B alone is not enough there.
+    case = [inquiry(policy="suqian-finance", kind="misdirected_document")]
+    only_b = only(judge(case, world(away("s-a", "2024-03-05 09:00", notified=["s-b"]))))
+    assert (only_b.rule, only_b.liable, only_b.clause) == ("no_handover", "s-a", "002 AB art. 5(1)")
+    assert "分管领导王处长" in only_b.explanation_zh and "supervising leader (王处长)" in only_b.explanation_en
+    both = only(judge(case, world(away("s-a", "2024-03-05 09:00", notified=["s-b", "s-sup"]))))
+    assert (both.rule, both.liable) == ("cover_failure", "s-b")
+    handed = only(judge(case, world(away("s-a", "2024-03-05 09:00", handover_to="s-b"))))
+    assert (handed.rule, handed.liable) == ("cover_failure", "s-b")
+    # Shihezi asks only that B be told (000 AB art. 7).
+    shihezi = only(judge([inquiry()], world(away("s-a", "2024-03-05 09:00", notified=["s-b"]))))
+    assert (shihezi.rule, shihezi.liable) == ("cover_failure", "s-b")
+
+
 def test_suqian_both_away_vacancy_under_002_ab_5_4() -> None:
     # 002 AB art. 5(4): A角和B角同时离岗期间，由分管领导指派其他人做好相应事务; 6(3): 绝不能出现空岗.
     w = world(away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 09:30"))

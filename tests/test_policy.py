@@ -454,6 +454,24 @@ class TestPackFiles:
             ]
         )
 
+    def test_whom_a_must_notify_is_said_on_no_handover_only_and_includes_b(self) -> None:
+        good = json.loads(json.dumps(GOOD))
+        good["rules"]["no_handover"] = {"clauses": ["OWN §1"], "notify": ["b", "supervisor"]}
+        assert parse_pack(good, "own.json").rules["no_handover"].must_notify() == ("b", "supervisor")
+        bad = json.loads(json.dumps(GOOD))
+        bad["rules"]["vacancy"] = {"clauses": ["OWN §1"], "notify": ["b"]}
+        bad["rules"]["no_handover"] = {"clauses": ["OWN §1"], "notify": ["supervisor"]}
+        with pytest.raises(PolicyFileError) as err:
+            parse_pack(bad, "own.json")
+        assert sorted(err.value.messages) == [
+            'rules.no_handover.notify: must include "b" (A always tells B, 000 AB art. 7)',
+            "rules.vacancy.notify: only no_handover says whom A must notify",
+        ]
+        bad["rules"] = {"no_handover": {"clauses": ["OWN §1"], "notify": ["b", "head"]}}
+        with pytest.raises(PolicyFileError) as err:
+            parse_pack(bad, "own.json")
+        assert any(m.startswith("rules.no_handover.notify[1]:") for m in err.value.messages), err.value.messages
+
     def test_shape_and_citation_errors_together(self) -> None:
         bad = json.loads(json.dumps(GOOD))
         bad["limits"]["general"]["reply"]["days"] = -1
