@@ -213,9 +213,19 @@ def assess(file: CaseFile, world: World, at: datetime, pack: PolicyPack, tz: tzi
         keys = rule_clauses(pack, "rank_rule")
         zh, en = cite(keys)
         who_ = "、".join(name(s) for s in asked)
-        say(lambda: (f"{who_}一同被询问，职位高者{name(first)}（{first}）为首问责任人，依据{zh}。",
-                      f"{', '.join(asked)} were asked together; the higher-ranked {name(first)} "
-                      f"({first}) is the first-asked staff under {en}."))
+        top = world.staff(first, received)
+        tied = [s for s, p in ranked if s != first and p is not None and top is not None and p.rank == top.rank]
+        if tied:  # the regulations name no order among equals: the first listed of them, said so
+            equals = "、".join(name(s) for s in tied)
+            say(lambda: (f"{who_}一同被询问，{name(first)}（{first}）与{equals}职位相同且最高，"
+                          f"制度未规定同级者的先后，取所列第一人{name(first)}为首问责任人，依据{zh}。",
+                          f"{', '.join(asked)} were asked together; {name(first)} ({first}) and "
+                          f"{', '.join(tied)} share the highest rank, and the rule sets no order among equals, "
+                          f"so the first listed of them, {name(first)}, is the first-asked staff under {en}."))
+        else:
+            say(lambda: (f"{who_}一同被询问，职位高者{name(first)}（{first}）为首问责任人，依据{zh}。",
+                          f"{', '.join(asked)} were asked together; the higher-ranked {name(first)} "
+                          f"({first}) is the first-asked staff under {en}."))
         clauses += keys
     else:
         zh, en = cite(basic[:1])

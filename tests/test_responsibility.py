@@ -47,7 +47,9 @@ def test_joint_inquiry_goes_to_the_higher_rank() -> None:
     assert answer.primary.staff == "s-c" and "000 首问 art. 3" in answer.clauses
     assert "职位高者" in " ".join(answer.explanation)
     tie = ask([inquiry(received_by=["s-b", "s-a"])], world())
-    assert tie.primary.staff == "s-b"  # equal rank: the first listed
+    assert tie.primary.staff == "s-b"  # equal rank: the first listed, and said so (not "higher-ranked")
+    said = " ".join(tie.explanation)
+    assert "职位高者李四" not in said and "share the highest rank" in said and "制度未规定同级者的先后" in said
     # Pudong's pack has no rank rule: the first listed.
     pudong = ask([inquiry(policy="pudong-tobacco", received_by=["s-a", "s-c"])], world())
     assert pudong.primary.staff == "s-a" and "000 首问 art. 3" not in pudong.clauses
