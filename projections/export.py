@@ -458,6 +458,8 @@ class WorldIndex:
             elif isinstance(e, StandInDesignated):
                 marks = self.post_marks.setdefault(e.post, set())
                 marks.add(t)
+                # The stand-in's own absences change who stands in (``World.stand_in_at``).
+                self.post_staff.setdefault(e.post, set()).add(e.stand_in)
                 if e.until is not None:
                     marks.add(e.until + timedelta(microseconds=1))  # in force while at <= until
             elif isinstance(e, AbsenceStarted | AbsenceEnded):

@@ -175,6 +175,16 @@ class _Judge:
                 if b_abs is None or world.stand_in_at(post.post, due) is not None or unit is None:
                     return None
                 s = unit.supervisor
+                lapsed = world.designation_at(post.post, due)
+                if lapsed is not None:  # designated, but it does not stand then (``World.stand_in_at``)
+                    why = world.lapse_of(lapsed, due) or ""
+                    return s, (f"{left_zh}，B角{name(b)}亦不在岗，{when(lapsed.fact.occurred_at, tz)}对"
+                               f"{name(lapsed.stand_in)}的指派届时已不再有效，分管领导未另行指派，"
+                               f"岗位空缺；{missed_zh}"), (
+                        f"{left_en} and B ({name(b)}) was away too; the designation of {name(lapsed.stand_in)} "
+                        f"on {when(lapsed.fact.occurred_at, tz)} no longer stood ({why}) and no other was made, "
+                        f"so the post was vacant; {missed_en}"), [
+                        *ev, *b_abs.evidence, *unit.fact.evidence, *lapsed.fact.evidence]
                 return s, (f"{left_zh}，B角{name(b)}亦不在岗，分管领导未指派他人代理，岗位空缺；{missed_zh}"), (
                     f"{left_en} and B ({name(b)}) was away too, with no stand-in designated, so the post "
                     f"was vacant; {missed_en}"), [*ev, *b_abs.evidence, *unit.fact.evidence]

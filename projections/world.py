@@ -321,10 +321,36 @@ class World:
         return absence if absence.covers(at) else None
 
     def stand_in_at(self, post_id: str, at: datetime) -> StandIn | None:
+        """The designation standing in for the post at ``at``, if one does: the latest made by
+        then and not past its ``until`` (a later designation replaces an earlier one), unless
+        - it has no ``until`` and was made for another absence: a designation is made while A
+          and B are away (002 AB art. 5(4): A角和B角同时离岗期间，由分管领导指派其他人; 004 AB §4),
+          so without an end of its own it lasts while the absence of A or B it was made in
+          does, and lapses once both are back; or
+        - the stand-in is away then too: nobody stands in (the post is vacant).
+        """
+        designation = self.designation_at(post_id, at)
+        return designation if designation is not None and self.lapse_of(designation, at) is None else None
+
+    def designation_at(self, post_id: str, at: datetime) -> StandIn | None:
         """The latest designation for the post made by ``at`` and not past its ``until``."""
         for designation in reversed(self._stand_ins.get(post_id, ())):
             if designation.in_force(at):
                 return designation
+        return None
+
+    def lapse_of(self, designation: StandIn, at: datetime) -> str | None:
+        """Why a designation in force by its dates stands in for nobody at ``at`` (None: it stands)."""
+        made = designation.fact.occurred_at
+        if designation.until is None:
+            post = self.post(designation.post, at)
+            if post is not None:
+                ongoing = [a for a in (self.absence_at(post.a, at), self.absence_at(post.b, at))
+                           if a is not None and a.started_at <= made]
+                if not ongoing:
+                    return "made for an earlier absence, with no end of its own (A and B were back since)"
+        if self.absence_at(designation.stand_in, at) is not None:
+            return "the stand-in is away too"
         return None
 
 

@@ -691,3 +691,28 @@ def test_a_batch_appended_during_an_export_waits_for_the_next_one(
     assert export(demo, out).exit_code == 0
     assert manifest(out)["ledger"]["head"]["seq"] == 331 and events_table(out).num_rows == 331
     assert "SHZ-2024-9001" in pq.read_table(out / "cases.parquet").column("case_id").to_pylist()
+
+
+def test_the_cover_table_turns_vacant_when_the_stand_in_leaves_too(tmp_path: Path) -> None:
+    """A and B away, 赵六 designated; once 赵六 is away as well, nobody stands in (``World.stand_in_at``)."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    day = "2024-03-{:02d}T{:02d}:00:00+08:00".format
+    lines = jsonl(*BASE, {"type": "AbsenceStarted", "id": "a1", "occurred_at": day(5, 9), "staff": "s-a",
+                          "reason": "trip", "handover_to": "s-b"},
+                  {"type": "AbsenceStarted", "id": "b1", "occurred_at": day(5, 10), "staff": "s-b", "reason": "sick"},
+                  {"type": "StandInDesignated", "id": "si", "occurred_at": day(5, 11), "post": "water",
+                   "stand_in": "s-c", "by": "s-sup"},
+                  {"type": "AbsenceStarted", "id": "c1", "occurred_at": day(6, 9), "staff": "s-c", "reason": "leave"},
+                  {"type": "AbsenceEnded", "id": "a2", "occurred_at": day(8, 9), "staff": "s-a"})
+    register = tmp_path / "r.jsonl"
+    register.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--store", url, "append", str(register)]).exit_code == 0
+    out = tmp_path / "export"
+    done = runner.invoke(cli, ["--store", url, "export", "parquet", str(out), "--include-pii"])
+    assert done.exit_code == 0, done.output
+    cover = sorted(((r["basis"], r["acting"], r["valid_from"], r["valid_to"])
+                    for r in pq.read_table(out / "cover.parquet").to_pylist()), key=lambda r: r[2])
+    hour = [datetime.fromisoformat(day(d, h)) for d, h in ((5, 9), (5, 10), (5, 11), (6, 9), (8, 9))]
+    assert cover == [("acting_b", "s-b", hour[0], hour[1]), ("vacant", None, hour[1], hour[2]),
+                     ("stand_in", "s-c", hour[2], hour[3]), ("vacant", None, hour[3], hour[4])]

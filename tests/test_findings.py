@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ledger.policy import PolicyCatalogue
 from ledger.records import Fact
 from projections.findings import Finding, findings
+from projections.responsibility import who
 from projections.status import case_status, caseload, overdue
 from projections.world import World
 from tests.rules_helpers import (
@@ -112,6 +113,21 @@ def test_zhangye_with_a_stand_in_the_stand_in_answers_for_the_late_reply() -> No
               ev("StandInDesignated", "2024-03-06 10:00", id="si", post="water", stand_in="s-c", by="s-sup"))
     f = only(judge([inquiry(policy="zhangye-2021", kind="registration")], w, catalogue=ZHANGYE))
     assert (f.rule, f.liable) == ("handler_late", "s-c") and "si" in f.evidence
+
+
+def test_a_designation_made_for_an_earlier_absence_leaves_a_later_one_vacant() -> None:
+    # The March designation of 赵六 (without an end) does not cover A and B's June absence.
+    w = world(away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 09:10"),
+              ev("StandInDesignated", "2024-03-05 09:20", id="si", post="water", stand_in="s-c", by="s-sup"),
+              back("s-a", "2024-03-06 18:00"), back("s-b", "2024-03-06 18:00"),
+              away("s-a", "2024-06-04 09:00", handover_to="s-b", id="a2"), away("s-b", "2024-06-04 09:10", id="b2"))
+    case = [inquiry(at="2024-06-03 09:00", policy="suqian-finance", kind="misdirected_document")]
+    f = only(judge(case, w, "2024-07-01 09:00"))
+    assert (f.rule, f.liable) == ("vacancy", "s-sup") and "si" in f.evidence
+    assert "no longer stood" in f.explanation_en and "赵六" in f.explanation_zh
+    answer = who(facts(*case), w, t("2024-06-05 10:00"), CAT, TZ)
+    assert (answer.primary.staff, answer.primary.basis) == ("s-sup", "supervisor")
+    assert "does not stand now" in " ".join(answer.explanation)
 
 
 def test_a_handover_to_someone_other_than_b_does_not_tell_b_no_handover() -> None:

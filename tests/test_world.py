@@ -77,6 +77,39 @@ def test_stand_in_in_force_from_designation_to_until() -> None:
     assert w.stand_in_at("water", t("2024-03-08 18:00:01")) is None
 
 
+def test_a_designation_without_until_lasts_while_the_absence_it_was_made_in_does() -> None:
+    # 002 AB art. 5(4): A角和B角同时离岗期间，由分管领导指派其他人 — made for that period.
+    march = [away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 09:10"),
+             ev("StandInDesignated", "2024-03-05 09:20", id="si", post="water", stand_in="s-c", by="s-sup"),
+             back("s-a", "2024-03-06 18:00"), back("s-b", "2024-03-06 18:00")]
+    w = world(*march)
+    assert w.stand_in_at("water", t("2024-03-06 10:00")).stand_in == "s-c"  # type: ignore[union-attr]
+    june = world(*march, away("s-a", "2024-06-04 09:00", id="a2"), away("s-b", "2024-06-04 09:10", id="b2"))
+    assert june.stand_in_at("water", t("2024-06-05 10:00")) is None  # another absence: it lapsed
+    lapsed = june.designation_at("water", t("2024-06-05 10:00"))
+    assert lapsed is not None and "earlier absence" in (june.lapse_of(lapsed, t("2024-06-05 10:00")) or "")
+    # Made while A was away, before B left: it stands for the rest of A's absence.
+    early = world(away("s-a", "2024-03-05 09:00"),
+                  ev("StandInDesignated", "2024-03-05 09:20", post="water", stand_in="s-c", by="s-sup"),
+                  away("s-b", "2024-03-07 09:00"))
+    assert early.stand_in_at("water", t("2024-03-07 10:00")).stand_in == "s-c"  # type: ignore[union-attr]
+    # With an until of its own, the leader said how long: that holds.
+    dated = world(*march[:2], ev("StandInDesignated", "2024-03-05 09:20", post="water", stand_in="s-c",
+                                 by="s-sup", until="2024-12-31T18:00:00+08:00"), *march[3:],
+                  away("s-a", "2024-06-04 09:00", id="a2"), away("s-b", "2024-06-04 09:10", id="b2"))
+    assert dated.stand_in_at("water", t("2024-06-05 10:00")).stand_in == "s-c"  # type: ignore[union-attr]
+
+
+def test_a_stand_in_who_is_away_stands_in_for_nobody() -> None:
+    w = world(away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 09:10"),
+              ev("StandInDesignated", "2024-03-05 09:20", post="water", stand_in="s-c", by="s-sup"),
+              away("s-c", "2024-03-06 08:00"))
+    assert w.stand_in_at("water", t("2024-03-05 12:00")).stand_in == "s-c"  # type: ignore[union-attr]
+    assert w.stand_in_at("water", t("2024-03-06 10:00")) is None
+    lapsed = w.designation_at("water", t("2024-03-06 10:00"))
+    assert lapsed is not None and w.lapse_of(lapsed, t("2024-03-06 10:00")) == "the stand-in is away too"
+
+
 def test_case_events_and_unknown_posts_are_ignored() -> None:
     w = world(ev("RolesAssigned", "2024-03-01 08:00", post="nowhere", a="s-a", b="s-b"),
               ev("Reminded", "2024-03-01 08:00", case="C1", by="s-a"))
