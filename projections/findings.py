@@ -35,7 +35,7 @@ from projections.responsibility import (
     rule_clauses,
     when,
 )
-from projections.world import Absence, Post, World
+from projections.world import LAPSES, Absence, Post, World
 
 #: A missed reply deadline: the first rule of this chain that fits gives the one finding.
 REPLY_CHAIN = ("vacancy", "no_handover", "cover_failure", "invalid_extension", "handler_late")
@@ -177,12 +177,12 @@ class _Judge:
                 s = unit.supervisor
                 lapsed = world.designation_at(post.post, due)
                 if lapsed is not None:  # designated, but it does not stand then (``World.stand_in_at``)
-                    why = world.lapse_of(lapsed, due) or ""
+                    why_zh, why_en = LAPSES[world.lapse_of(lapsed, due) or "stand_in_away"]
                     return s, (f"{left_zh}，B角{name(b)}亦不在岗，{when(lapsed.fact.occurred_at, tz)}对"
-                               f"{name(lapsed.stand_in)}的指派届时已不再有效，分管领导未另行指派，"
+                               f"{name(lapsed.stand_in)}的指派届时已不再有效（{why_zh}），分管领导未另行指派，"
                                f"岗位空缺；{missed_zh}"), (
                         f"{left_en} and B ({name(b)}) was away too; the designation of {name(lapsed.stand_in)} "
-                        f"on {when(lapsed.fact.occurred_at, tz)} no longer stood ({why}) and no other was made, "
+                        f"on {when(lapsed.fact.occurred_at, tz)} no longer stood ({why_en}) and no other was made, "
                         f"so the post was vacant; {missed_en}"), [
                         *ev, *b_abs.evidence, *unit.fact.evidence, *lapsed.fact.evidence]
                 return s, (f"{left_zh}，B角{name(b)}亦不在岗，分管领导未指派他人代理，岗位空缺；{missed_zh}"), (

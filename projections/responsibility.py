@@ -21,7 +21,7 @@ from typing import Any
 from ledger.events import HandedOff, HandoffAccepted, InquiryReceived
 from ledger.policy import PolicyCatalogue, PolicyPack
 from ledger.records import Fact
-from projections.world import Absence, Post, StandIn, World, canonical
+from projections.world import LAPSES, Absence, Post, StandIn, World, canonical
 
 
 class CaseNotFoundAt(LookupError):
@@ -352,12 +352,12 @@ def _both_away(
         why = None if lapsed is None else world.lapse_of(lapsed, at)
         if lapsed is not None and why is not None:
             d = lapsed.stand_in
-            why_zh = "受指派人亦不在岗" if why.startswith("the stand-in") else "该指派系为此前的离岗所作，且未定期限"
+            why_zh, why_en = LAPSES[why]
             return Party(s, "supervisor", name(s), "supervisor", keys), (
                 f"{when(lapsed.fact.occurred_at, tz)}对{name(d)}的指派此时不再有效（{why_zh}），岗位空缺，"
                 f"由分管领导{name(s)}承担，依据{zh}。",
-                f"the designation of {name(d)} on {when(lapsed.fact.occurred_at, tz)} does not stand now ({why}), "
-                f"so the post is vacant and the supervising leader {name(s)} carries it under {en}.",
+                f"the designation of {name(d)} on {when(lapsed.fact.occurred_at, tz)} does not stand now "
+                f"({why_en}), so the post is vacant and the supervising leader {name(s)} carries it under {en}.",
                 (*unit.fact.evidence, *lapsed.fact.evidence))
         return Party(s, "supervisor", name(s), "supervisor", keys), (
             f"无人受指派，岗位空缺，由分管领导{name(s)}承担，依据{zh}。",

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from ledger.events import (
     AbsenceEnded,
@@ -339,8 +339,9 @@ class World:
                 return designation
         return None
 
-    def lapse_of(self, designation: StandIn, at: datetime) -> str | None:
-        """Why a designation in force by its dates stands in for nobody at ``at`` (None: it stands)."""
+    def lapse_of(self, designation: StandIn, at: datetime) -> Lapse | None:
+        """Why a designation in force by its dates stands in for nobody at ``at`` (None: it
+        stands); ``LAPSES`` says it in Chinese and English."""
         made = designation.fact.occurred_at
         if designation.until is None:
             post = self.post(designation.post, at)
@@ -348,10 +349,19 @@ class World:
                 ongoing = [a for a in (self.absence_at(post.a, at), self.absence_at(post.b, at))
                            if a is not None and a.started_at <= made]
                 if not ongoing:
-                    return "made for an earlier absence, with no end of its own (A and B were back since)"
+                    return "made_before"
         if self.absence_at(designation.stand_in, at) is not None:
-            return "the stand-in is away too"
+            return "stand_in_away"
         return None
+
+
+Lapse = Literal["made_before", "stand_in_away"]
+#: Why a designation does not stand (``World.lapse_of``): (Chinese, English).
+LAPSES: dict[str, tuple[str, str]] = {
+    "made_before": ("该指派早于本次A、B离岗，且未定期限",
+                    "it was made before this absence of A and B, with no end of its own"),
+    "stand_in_away": ("受指派人亦不在岗", "the stand-in is away too"),
+}
 
 
 _WORLD_TYPES = frozenset({
