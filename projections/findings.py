@@ -195,7 +195,7 @@ class _Judge:
                 to_other_zh = to_other_en = ""
                 if a_abs.handover_to is not None:  # to someone who is not B: B was not told
                     to_other_zh = f"（交接给了非B角的{name(a_abs.handover_to)}）"
-                    to_other_en = f" (it handed over to {name(a_abs.handover_to)}, who is not B)"
+                    to_other_en = f" (A handed over to {name(a_abs.handover_to)}, who is not B)"
                 if also:
                     leaders = "、".join(name(x) for x in also)
                     return a, (f"{left_zh}，未向B角{name(b)}交接，也未同时电告B角和分管领导{leaders}{to_other_zh}；"
@@ -206,7 +206,7 @@ class _Judge:
                     f"{left_en} without handing over to or notifying B ({name(b)}){to_other_en}; {missed_en}"), ev
             if not a_abs.told(b, also) or b_abs is not None:
                 return None
-            told_zh = "交接" if a_abs.handover_to is not None else "通知"
+            told_zh = "交接" if a_abs.handover_to == b else "通知"
             return b, f"{left_zh}前已向B角{name(b)}{told_zh}，B角顶岗期间{missed_zh}", (
                 f"{left_en} after handing over to (or notifying) B ({name(b)}), and while B was acting "
                 f"{missed_en}"), ev

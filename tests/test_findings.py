@@ -138,6 +138,7 @@ def test_a_handover_to_someone_other_than_b_does_not_tell_b_no_handover() -> Non
     also_told = only(judge([inquiry()], world(away("s-a", "2024-03-05 09:00", handover_to="s-c",
                                                    notified=["s-b"]))))
     assert (also_told.rule, also_told.liable) == ("cover_failure", "s-b")
+    assert "已向B角李四通知" in also_told.explanation_zh  # told, not handed over to
 
 
 def test_suqian_a_must_notify_both_b_and_the_supervising_leader_when_not_handing_over() -> None:
