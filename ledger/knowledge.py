@@ -27,7 +27,7 @@ from typing import Any
 from ledger.events import CASE_TYPES, EVENT_TYPES, named_in
 from ledger.interchange import Line, LineError, parse_event
 from ledger.policy import KindLimits, PolicyCatalogue, PolicyError, PolicyFileError, parse_pack
-from ledger.records import Record, effective_content
+from ledger.records import Record, Stated, effective_content
 from ledger.schedules import ScheduleFileError, builtin_schedules, parse_schedule
 
 #: How far ahead of the ledger's clock an occurred-at may be (clock skew between PCs).
@@ -86,6 +86,9 @@ _CHECKED_NOW = {name: tuple((f, kind) for f, kind, deferred in reference_plan(na
 
 
 Err = Callable[[str, str], None]
+
+#: Stream kinds of the configuration (packs, calendar years), learnt in the order recorded.
+_CONFIGURATION = frozenset({"policy", "calendar"})
 
 
 @dataclass
@@ -148,11 +151,20 @@ class Knowledge:
         by_stream: dict[str, list[Record]] = {}
         for rec in records:
             by_stream.setdefault(rec.stream, []).append(rec)
+        configuration: list[Stated] = []
         for stream in streams:
             self.loaded.add(stream)
             if stream in by_stream:
                 self.stored[stream] = by_stream[stream]
-                self.derive(stream, by_stream[stream])
+                if stream.partition(":")[0] in _CONFIGURATION:
+                    configuration += effective_content(by_stream[stream])
+                else:
+                    self.derive(stream, by_stream[stream])
+        # Packs and years across their streams in the order they were recorded, as the read side
+        # builds them (``projections/configuration.py``): a version may extend a pack added in
+        # another stream before it, whatever the streams' names.
+        for fact in sorted(configuration, key=lambda f: f.record.seq):
+            self.apply(fact.record.event_id, fact.content["type"], fact.content, fact.occurred_at.astimezone(UTC))
 
     def derive(self, stream: str, records: Sequence[Record]) -> None:
         """(Re)compute the entity of one stream from its records, corrections applied."""

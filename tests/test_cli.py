@@ -307,3 +307,22 @@ def test_an_unreachable_postgresql_server_is_reported_not_waited_on_for_the_libr
 
     env = StoreUrl.parse("postgresql://clerk@db.example:5432/office").environment()
     assert env.get("POSTGRES_CONNECT_TIMEOUT") == str(CONNECT_TIMEOUT) and CONNECT_TIMEOUT <= 10
+
+
+def test_a_pack_extending_an_office_pack_whose_name_sorts_after_it_leaves_the_ledger_writable(
+        run: Any, tmp_path: Path) -> None:
+    """The checker learns the packs in the order they were recorded, as the read side does, not in
+    the order of their streams' names (``aa-office`` extends ``zz-office``, added before it)."""
+    first = tmp_path / "zz.json"
+    first.write_text(json.dumps({"id": "zz-office", "effective_from": "2024-01-01", "extends": "shihezi-2021",
+                                 "title": "zz"}), encoding="utf-8")
+    second = tmp_path / "aa.json"
+    second.write_text(json.dumps({"id": "aa-office", "effective_from": "2024-03-01", "extends": "zz-office"}),
+                      encoding="utf-8")
+    assert run("policy", "add", str(first)).exit_code == 0
+    assert run("policy", "add", str(second)).exit_code == 0
+    later = tmp_path / "base.jsonl"
+    later.write_text("\n".join(jsonl(*BASE, inquiry(policy="aa-office"))) + "\n", encoding="utf-8")
+    appended = run("append", str(later))
+    assert appended.exit_code == 0, appended.output
+    assert "appended 8 event(s)" in appended.output
