@@ -51,7 +51,7 @@ class WorkingCalendar:
     Immutable: :meth:`with_year` and :meth:`with_closures` return new calendars.
     """
 
-    __slots__ = ("_closures", "_schedules", "_years")
+    __slots__ = ("_closures", "_derived", "_schedules", "_years")
 
     def __init__(
         self, schedules: Mapping[int, YearSchedule], closures: Iterable[date] = frozenset()
@@ -64,6 +64,7 @@ class WorkingCalendar:
         self._closures = frozenset(closures)
         # Built on first use; the cache never changes an answer, so the object stays immutable.
         self._years: dict[int, _Year] = {}
+        self._derived: dict[frozenset[date], WorkingCalendar] = {}  # ``with_closures``, once each
 
     @classmethod
     def builtin(cls) -> WorkingCalendar:
@@ -93,7 +94,10 @@ class WorkingCalendar:
         extra = frozenset(dates)
         if extra <= self._closures:
             return self
-        return WorkingCalendar(self._schedules, self._closures | extra)
+        found = self._derived.get(extra)
+        if found is None:  # (a pack's closures, asked for each of its cases: its years built once)
+            found = self._derived[extra] = WorkingCalendar(self._schedules, self._closures | extra)
+        return found
 
     def is_working_day(self, day: date) -> bool:
         """Mon-Fri minus holidays, plus make-up workdays, minus closures."""

@@ -137,7 +137,7 @@ def case_clock(
     limit = kinds.reply if which == "reply" else kinds.transfer
     facts = file.upto(at)
     reply = next((f for f in facts if isinstance(f.event, Replied)), None)
-    clock = _Clock(pack, limit, calendar, tz, at)
+    clock = _Clock(pack, limit, calendar.with_closures(pack.closures), tz, at)  # (the office's own closures)
     if limit is None:
         clock.step(f"the pack sets no {which} limit for kind {file.inquiry.kind!r}")
         return clock.result(file, which, None, "no_limit", reply, facts)

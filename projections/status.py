@@ -71,9 +71,11 @@ def case_status(
     primary = assess(file, world, at, pack, tz, explain=False).primary
     problem = None
     clock_state: str
+    counting = calendar  # the days counted overdue: the clock's own, with its pack's closures
     try:
         clock = case_clock(file, at, catalogue, calendar, tz, "reply")
         due, clock_state, reply = clock.due, clock.state, clock.reply
+        counting = calendar.with_closures(clock.pack.closures)
     except NoLimitConfigured as e:  # caseload still counts the case; overdue cannot
         due, clock_state, problem = None, "no_limit", str(e)
         reply = next((f for f in file.upto(at) if f.event.type_name == "Replied"), None)
@@ -86,7 +88,7 @@ def case_status(
     if reply is None and due is not None and at > due:
         first = (due.astimezone(tz) + timedelta(days=1)).date()
         try:
-            late = calendar.working_days_in(first, at.astimezone(tz).date() + timedelta(days=1))
+            late = counting.working_days_in(first, at.astimezone(tz).date() + timedelta(days=1))
         except UnknownCalendarYear as e:
             if due_needed:
                 raise

@@ -47,6 +47,21 @@ def test_working_days_skip_the_national_day_holiday_and_count_the_make_up_sunday
     assert c.due == eod("2024-10-10")
 
 
+def test_a_packs_own_closure_days_are_not_working_days() -> None:
+    # README "Calendar": working days are the national schedule's, minus the pack's ``closures``.
+    from ledger.policy import parse_pack
+
+    closed = CAT.with_added(parse_pack({"id": "sdut-logistics", "effective_from": "2024-01-01",
+                                        "extends": "sdut-logistics", "closures": ["2024-03-07"]}, "closures.json"))
+    assert clock([sdut()], "2024-03-20 09:00").due == eod("2024-03-11")  # Mon 4 Mar + 5 working days
+    assert clock([sdut()], "2024-03-20 09:00", catalogue=closed).due == eod("2024-03-12")  # Thu 7 Mar closed
+    from projections.status import case_status
+    from projections.world import World
+
+    late = case_status(facts(sdut()), World.from_facts([]), t("2024-03-15 09:00"), closed, CAL, TZ)
+    assert (late.due, late.working_days_overdue) == (eod("2024-03-12"), 3)  # 13, 14, 15 Mar
+
+
 def test_pudong_two_five_rule_counts_the_reply_from_the_handlers_acceptance() -> None:
     base = [inquiry("P1", policy="pudong-tobacco", in_remit=False)]
     handoff = [ev("HandedOff", "2024-03-05 10:00", case="P1", from_="s-a", to="s-c"),
