@@ -42,13 +42,14 @@ from ledger.events import (
 )
 from ledger.policy import Limit, NoLimitConfigured, PolicyCatalogue, PolicyPack
 from ledger.records import Fact
-from projections.calendar import WorkingCalendar, end_of_day
+from projections.calendar import UnknownCalendarYear, WorkingCalendar, end_of_day
 from projections.responsibility import CaseFile, case_file, rule_clauses, when
 from projections.world import pair_intervals
 
 Which = Literal["reply", "transfer"]
-#: running; suspended (不计入时限); awaiting_supplements (待补正); no_limit (none configured)
-State = Literal["running", "suspended", "awaiting_supplements", "no_limit"]
+#: running; suspended (不计入时限); awaiting_supplements (待补正); no_limit (none configured);
+#: beyond_calendar (the due falls in a later year than the calendar knows: not due yet)
+State = Literal["running", "suspended", "awaiting_supplements", "no_limit", "beyond_calendar"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,24 @@ def case_clock(
     if limit is None:
         clock.step(f"the pack sets no {which} limit for kind {file.inquiry.kind!r}")
         return clock.result(file, which, None, "no_limit", reply, facts)
+    try:
+        return _counted(file, at, pack, limit, facts, reply, clock, tz, which)
+    except UnknownCalendarYear as exc:
+        if exc.year <= at.astimezone(tz).year:
+            raise  # the year asked about itself: the answer would be a guess
+        # Every day up to the end of ``at``'s year is known and the count ran past them: the due
+        # is later than ``at``, so the case is not due yet, whenever exactly it falls.
+        clock.step(f"the due falls in {exc.year} or later, which the working-day calendar does not know "
+                   f"yet: not due by {when(at, tz)} (add {exc.year} with `ledger calendar add` to know it)")
+        return clock.result(file, which, None, "beyond_calendar", reply, facts)
+
+
+def _counted(
+    file: CaseFile, at: datetime, pack: PolicyPack, limit: Limit, facts: tuple[Fact, ...], reply: Fact | None,
+    clock: _Clock, tz: tzinfo, which: Which,
+) -> CaseClock:
+    """``case_clock`` once its limit is known: the count from receipt or acceptance."""
+    received = file.receipt
     start = received
     clock.step(f"received (受理) {when(received.occurred_at, tz)}", None, received.evidence)
     if which == "reply" and limit.from_ == "acceptance":

@@ -139,7 +139,8 @@ TABLES: dict[str, tuple[str, list[pa.Field]]] = {
         _f("responsible", pa.string(), "primary responsible staff at `at` (A/B cover applied)"),
         _f("responsible_basis", pa.string(), "holder, acting_b, stand_in or supervisor"),
         _f("status", pa.string(), "open, replied or not_received (received after `at`)"),
-        _f("clock_state", pa.string(), "running, suspended, awaiting_supplements or no_limit"),
+        _f("clock_state", pa.string(), "running, suspended, awaiting_supplements, no_limit or beyond_calendar "
+           "(due in a year the calendar does not know yet)"),
         _f("due", TS, "the reply deadline (null: no limit, or the clock is stopped)"),
         _f("overdue", pa.bool_(), "open and past its due at `at`"),
         _f("late", pa.bool_(), "the deadline was missed: replied after the due, or open past it"),

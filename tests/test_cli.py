@@ -326,3 +326,20 @@ def test_a_pack_extending_an_office_pack_whose_name_sorts_after_it_leaves_the_le
     appended = run("append", str(later))
     assert appended.exit_code == 0, appended.output
     assert "appended 8 event(s)" in appended.output
+
+
+def test_one_case_due_in_an_unknown_year_does_not_stop_overdue_and_findings_before_it(base: Any) -> None:
+    """A case whose clock runs past the calendar's last year is not due yet within that year: the
+    office's questions about an instant in a known year are answered, the case is not overdue."""
+    from projections.calendar import WorkingCalendar
+
+    last = WorkingCalendar.builtin().known_years()[-1]
+    december = f"{last}-12-01T09:00:00+08:00"
+    lines = jsonl(inquiry("C1"), inquiry("Q1", at=december, policy="suqian-finance", kind="petition"))
+    assert base("append", "-", input="\n".join(lines) + "\n").exit_code == 0
+    at = f"{last}-12-20T09:00:00+08:00"
+    late = base("overdue", "--at", at, "--format", "json")
+    assert late.exit_code == 0, late.output
+    assert [r["case"] for r in json.loads(late.output)] == ["C1"]
+    found = base("findings", "--at", at, "--format", "json")
+    assert found.exit_code == 0 and {f["case"] for f in json.loads(found.output)} == {"C1"}

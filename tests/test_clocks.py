@@ -47,6 +47,19 @@ def test_working_days_skip_the_national_day_holiday_and_count_the_make_up_sunday
     assert c.due == eod("2024-10-10")
 
 
+def test_a_due_beyond_the_years_the_calendar_knows_is_not_due_yet_within_them() -> None:
+    # A petition (30 working days) received in the calendar's last known December runs into the
+    # next year: asked in December, it is not due yet (every day to 31 Dec is known and counted);
+    # asked in the next year, the answer would be a guess, so the unknown year is an error.
+    last = CAL.known_years()[-1]
+    petition = [inquiry("Q1", f"{last}-12-01 09:00", policy="suqian-finance", kind="petition")]
+    c = clock(petition, f"{last}-12-20 09:00")
+    assert (c.state, c.due, c.breached()) == ("beyond_calendar", None, False)
+    assert any(f"falls in {last + 1}" in s.text for s in c.basis)
+    with pytest.raises(UnknownCalendarYear):
+        clock(petition, f"{last + 1}-02-01 09:00")
+
+
 def test_a_packs_own_closure_days_are_not_working_days() -> None:
     # README "Calendar": working days are the national schedule's, minus the pack's ``closures``.
     from ledger.policy import parse_pack
