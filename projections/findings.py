@@ -151,7 +151,10 @@ class _Judge:
             fit = self._fits(rule, at_due, clock, due, name, missed_zh, missed_en)
             if fit is not None:
                 liable, zh, en, more = fit
-                return self._finding(rule, pack, liable, due, due, zh, en, [*evidence, *more])
+                # A late reply cites first the clause of the limit it missed (a pack's kinds may
+                # each have their own), then the rule's; the other rules cite their own clauses.
+                limit_clause = clock.limit.clause if rule == "handler_late" and clock.limit else None
+                return self._finding(rule, pack, liable, due, due, zh, en, [*evidence, *more], limit_clause)
         return None
 
     def _fits(
@@ -252,7 +255,8 @@ class _Judge:
               f"it over by {when(due, self.tz)}")
         late = [f for f in self.file.facts if isinstance(f.event, HandedOff)][:1]
         evidence = [*self.file.receipt.evidence, *clock.evidence, *(e for f in late for e in f.evidence)]
-        return self._finding("late_transfer", pack, first, due, due, zh, en, evidence)
+        return self._finding("late_transfer", pack, first, due, due, zh, en, evidence,
+                             clock.limit.clause if clock.limit else None)
 
     def piecemeal(self, at: datetime) -> list[Finding]:
         """Each later materials request listing items on no earlier one (未一次性告知)."""
@@ -287,9 +291,11 @@ class _Judge:
 
     def _finding(
         self, rule: str, pack: PolicyPack, liable: str, due: datetime | None, breached_at: datetime,
-        what_zh: str, what_en: str, evidence: Iterable[str],
+        what_zh: str, what_en: str, evidence: Iterable[str], limit_clause: str | None = None,
     ) -> Finding:
         keys = rule_clauses(pack, rule)
+        if limit_clause is not None and limit_clause in pack.clauses:
+            keys = tuple(dict.fromkeys((limit_clause, *keys)))
         key = keys[0]
         clause = pack.clauses[key]
         name = self.world.name_of(liable, breached_at)

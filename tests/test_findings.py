@@ -410,3 +410,16 @@ def test_an_extension_approved_after_the_due_is_an_invalid_extension_not_a_cure(
         f = only(judge(events, world(), at))
         assert (f.rule, f.due, f.liable) == ("invalid_extension", t("2024-03-06 23:59:59.999"), "s-a"), at
         assert "ext" in f.evidence and "2024-03-08" in f.explanation_en and "approved only" in f.explanation_en
+
+
+def test_a_late_reply_cites_first_the_clause_of_the_kind_s_own_limit() -> None:
+    # Suqian's misdirected documents (限时 §4, 2 working days) and petitions (限时 §6, 30) are two
+    # limits of one pack: each late reply is cited under its own, then the rule's clauses.
+    late_doc = only(judge([inquiry("Q1", "2024-03-04 09:00", policy="suqian-finance", kind="misdirected_document")],
+                          world(), "2024-04-01 09:00"))
+    assert (late_doc.rule, late_doc.clause) == ("handler_late", "002 限时 §4")
+    assert late_doc.clauses == ("002 限时 §4", "002 限时 §6", "002 限时 §1")
+    assert "2个工作日" in late_doc.clause_zh or "两个工作日" in late_doc.clause_zh
+    late_petition = only(judge([inquiry("Q2", "2024-03-04 09:00", policy="suqian-finance", kind="petition")],
+                               world(), "2024-06-01 09:00"))
+    assert (late_petition.clause, late_petition.clauses[0]) == ("002 限时 §6", "002 限时 §6")
