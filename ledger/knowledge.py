@@ -407,6 +407,9 @@ class Knowledge:
             return
         if model.id is not None:
             err("replacement.id", "a replacement keeps the id of the event it corrects; remove it")
+        if model.occurred_at.astimezone(UTC) > self.latest:  # as a line's own (``check``)
+            err("replacement.occurred_at", f"{model.occurred_at.isoformat()} is in the future "
+                f"(the ledger's clock reads {self.now.astimezone(self.tz).isoformat(timespec='seconds')})")
         if model.stream() != info.stream:
             err(f"replacement.{model.stream_field}",
                 f"a correction cannot move the event to another {model.stream_kind} "

@@ -5,8 +5,9 @@ Every test here runs on SQLite and on PostgreSQL (the ``store_url`` fixture).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -250,6 +251,18 @@ def test_corrections_point_at_their_target_and_keep_type_and_stream(ledger: Any)
     assert errors_of(ledger, {**retract, "id": "rt2"}) == ["line 1: target: 'in-C2' was already retracted"]
     assert errors_of(ledger, {**retract, "id": "rt3", "target": "rt1"}) == [
         "line 1: target: 'rt1' is itself a Retracted; correct the original event instead"]
+
+
+def test_a_correction_cannot_move_an_event_into_the_future(ledger: Any, clock: Any) -> None:
+    """A replacement's occurred-at is checked as a line's is: not after the ledger's clock."""
+    ledger.append_lines(jsonl(inquiry()))
+    replacement = {k: v for k, v in inquiry().items() if k != "id"}
+    ahead = (clock.now + timedelta(days=2)).astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
+    fix = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "in-C1", "reason": "x",
+           "replacement": {**replacement, "occurred_at": ahead}}
+    errors = errors_of(ledger, fix)
+    assert len(errors) == 1 and errors[0].startswith("line 1: replacement.occurred_at: ")
+    assert "is in the future" in errors[0]
 
 
 def test_no_code_path_edits_a_stored_event(ledger: Any, clock: Any) -> None:
