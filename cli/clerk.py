@@ -138,8 +138,8 @@ def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> Non
 
 
 @click.command("correct")
-@click.option("--target", required=True, help="id of the event to correct [required]")
-@click.option("--reason", required=True, help="why [required]")
+@click.option("--target", required=True, help="id of the event to correct")
+@click.option("--reason", required=True, help="why")
 @click.option("--set", "changes", multiple=True, metavar="FIELD=VALUE",
               help="a field of the target to change (VALUE is JSON or plain text); repeatable")
 @click.option("--actor", help="who records it")

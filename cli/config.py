@@ -207,7 +207,7 @@ def calendar_add(state: State, file: str) -> None:
 
     \b
     Example:
-      ledger calendar add examples/calendar-2027.json
+      ledger calendar add calendar-2027.json   (the State Council's notice, transcribed)
     """
     schedule, raw = _load(file, load_schedule_file, ScheduleFileError)
     payload = {"type": "CalendarYearAdded", "occurred_at": _now(state), "year": schedule.year, "schedule": raw}
