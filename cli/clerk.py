@@ -11,7 +11,7 @@ import sys
 import types
 import typing
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import click
 from pydantic import BaseModel
@@ -141,7 +141,8 @@ def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> Non
 @click.option("--target", required=True, help="id of the event to correct")
 @click.option("--reason", required=True, help="why")
 @click.option("--set", "changes", multiple=True, metavar="FIELD=VALUE",
-              help="a field of the target to change (VALUE is JSON or plain text); repeatable")
+              help="a field of the target to change, repeatable: text as is, a list as JSON or a,b,c, "
+                   "a number or flag as JSON; FIELD.SUB for one field of an object (requester.name)")
 @click.option("--actor", help="who records it")
 @pass_state
 def correct(state: State, target: str, reason: str, changes: tuple[str, ...], actor: str | None) -> None:
@@ -165,19 +166,48 @@ def correct(state: State, target: str, reason: str, changes: tuple[str, ...], ac
     replacement = fact.event.content()
     replacement.pop("id", None)
     replacement.pop("recorded_by", None)
+    before = json.dumps(replacement, sort_keys=True, ensure_ascii=False)
+    model = type(fact.event)
     for change in changes:
         key, sep, raw = change.partition("=")
         if not sep:
             raise click.BadParameter(f"{change!r} is not FIELD=VALUE", param_hint="--set")
-        try:
-            replacement[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            replacement[key] = raw
+        name, dot, sub = key.partition(".")
+        if dot:  # one field of an object (the requester's name)
+            inner = replacement.get(name)
+            replacement[name] = {**(inner if isinstance(inner, dict) else {}), sub: _value(model, key, raw)}
+        else:
+            replacement[key] = _value(model, key, raw)
+    if json.dumps(replacement, sort_keys=True, ensure_ascii=False) == before:
+        raise click.ClickException(f"nothing to correct: the --set values are what {target!r} already says"
+                                   if changes else "nothing to correct: give the fields to change with --set")
     payload = {
         "type": "Corrected", "target": target, "replacement": replacement, "reason": reason,
         "occurred_at": datetime.now(UTC).astimezone(state.tz).isoformat(timespec="seconds"),
     }
     _append_one(state, payload, actor)
+
+
+def _value(model: type[ev.EventModel], key: str, raw: str) -> Any:
+    """A --set VALUE read as the field takes it: text as given (also digits), a list as JSON or
+    comma-separated, anything else (numbers, flags, objects) as JSON, else as text (for the
+    model's own message). ``key`` may be ``field.sub`` (a field of an object field)."""
+    name, _, sub = key.partition(".")
+    fields = {info.alias or n: info for n, info in model.model_fields.items()}
+    info = fields.get(name)
+    core, is_list = _inner(info.annotation) if info is not None else (None, False)
+    if sub and isinstance(core, type) and issubclass(core, BaseModel):
+        inner = {i.alias or n: i for n, i in core.model_fields.items()}.get(sub)
+        core, is_list = _inner(inner.annotation) if inner is not None else (None, False)
+    try:
+        given = json.loads(raw)
+    except json.JSONDecodeError:
+        given = raw
+    if is_list:
+        return given if isinstance(given, list) else [item.strip() for item in raw.split(",") if item.strip()]
+    if core is str or (isinstance(core, type) and issubclass(core, str)) or typing.get_origin(core) is Literal:
+        return given if isinstance(given, str) else raw
+    return given
 
 
 def register_clerk_commands(group: click.Group) -> None:

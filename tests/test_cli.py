@@ -343,3 +343,23 @@ def test_one_case_due_in_an_unknown_year_does_not_stop_overdue_and_findings_befo
     assert [r["case"] for r in json.loads(late.output)] == ["C1"]
     found = base("findings", "--at", at, "--format", "json")
     assert found.exit_code == 0 and {f["case"] for f in json.loads(found.output)} == {"C1"}
+
+
+def test_correct_reads_each_set_value_as_its_field_takes_it_and_refuses_a_correction_of_nothing(base: Any) -> None:
+    """--set: text as given (even digits), a list as a,b,c or JSON, FIELD.SUB for one field of the
+    requester; a correction that changes nothing is refused, nothing written."""
+    event = inquiry("C1", requester={"name": "李同学", "contact": "13900000000"})
+    assert base("append", "-", input=jsonl(event)[0]).exit_code == 0
+    fixed = base("correct", "--target", "in-C1", "--reason", "登记有误", "--set", "matter=2024",
+                 "--set", "received_by=s-a,s-b", "--set", "requester.name=王同学", "--actor", "王敏")
+    assert fixed.exit_code == 0, fixed.output
+    rows = json.loads(base("events", "--case", "C1", "--format", "json").output)
+    replacement = rows[-1]["event"]["replacement"]
+    assert replacement["matter"] == "2024" and replacement["received_by"] == ["s-a", "s-b"]
+    assert replacement["requester"] == {"name": "王同学", "contact": "13900000000"}
+    digest = base("digest").output
+    same = base("correct", "--target", "in-C1", "--reason", "x", "--set", "matter=2024")
+    assert same.exit_code == 1 and "nothing to correct" in same.output
+    bare = base("correct", "--target", "in-C1", "--reason", "x")
+    assert bare.exit_code == 1 and "give the fields to change with --set" in bare.output
+    assert base("digest").output == digest
