@@ -95,7 +95,8 @@ def _who_row(answer: dict[str, Any]) -> dict[str, Any]:
     return {"case": answer["case"], "at": answer["at"], "known_at": answer["known_at"],
             "primary": primary["staff"], "primary_basis": primary["basis"],
             "secondary": secondary.get("staff"), "secondary_basis": secondary.get("basis"),
-            "clauses": answer["clauses"], "explanation": answer["explanation"]}
+            "clauses": answer["clauses"], "explanation": answer["explanation"],
+            "evidence": answer.get("evidence", [])}
 
 
 @click.command()
@@ -120,7 +121,8 @@ def findings(state: State, case: str | None, at: datetime | None, known_at: date
     when = _now_if_none(at).astimezone(state.tz)
     rows = _ask(lambda: _queries(state).findings(case, when, known_at))
     if fmt != "table":
-        emit(rows, fmt, ["case", "rule", "liable", "clause", "due", "breached_at", "explanation", "evidence"])
+        emit(rows, fmt, ["case", "rule", "liable", "clause", "due", "breached_at", "explanation", "evidence",
+                         "also_liable"])
         return
     console = Console(width=max(Console().width, 120))
     if not rows:

@@ -124,7 +124,7 @@ def events(state: State, case: str | None, known_at: datetime | None, fmt: str) 
         for r in records if known_at is None or r.recorded_at <= known_at
     ]
     columns = ["seq", "id", "type", "stream", "occurred_at", "recorded_at", "recorded_by"]
-    if fmt == "table":
+    if fmt != "json":  # (JSON has the whole event under "event"; a table or CSV row shows the rest here)
         for row in rows:
             row["detail"] = {k: v for k, v in row["event"].items() if k not in ("type", "occurred_at")}
         columns.append("detail")

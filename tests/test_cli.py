@@ -145,7 +145,7 @@ def test_events_as_table_and_csv(base: Any) -> None:
     table = base("events")
     assert table.exit_code == 0 and "StaffRegistered" in table.output
     csv_out = base("events", "--format", "csv")
-    assert csv_out.output.splitlines()[0] == "seq,id,type,stream,occurred_at,recorded_at,recorded_by"
+    assert csv_out.output.splitlines()[0] == "seq,id,type,stream,occurred_at,recorded_at,recorded_by,detail"
 
 
 def test_policy_commands(run: Any, tmp_path: Path) -> None:
@@ -363,3 +363,22 @@ def test_correct_reads_each_set_value_as_its_field_takes_it_and_refuses_a_correc
     bare = base("correct", "--target", "in-C1", "--reason", "x")
     assert bare.exit_code == 1 and "give the fields to change with --set" in bare.output
     assert base("digest").output == digest
+
+
+def test_the_csv_of_events_findings_and_who_keeps_what_their_json_has(base: Any) -> None:
+    import csv
+    import io
+
+    lines = jsonl(inquiry("C1", matter="热水器坏了，请修理"),
+                  {"type": "Retracted", "id": "rt", "occurred_at": "2024-03-05T09:00:00+08:00", "target": "in-C1",
+                   "reason": "重复登记"})
+    assert base("append", "-", input="\n".join(lines) + "\n").exit_code == 0
+    events = list(csv.DictReader(io.StringIO(base("events", "--case", "C1", "--format", "csv").output)))
+    assert "热水器坏了，请修理" in events[0]["detail"] and '"target": "in-C1"' in events[1]["detail"]
+    assert base("append", "-", input=jsonl(inquiry("C2"))[0]).exit_code == 0
+    found = list(csv.DictReader(io.StringIO(base("findings", "--at", "2024-06-01T00:00:00+08:00",
+                                                 "--format", "csv").output)))
+    assert found and "also_liable" in found[0]
+    who = list(csv.DictReader(io.StringIO(base("who", "C2", "--at", "2024-03-05T10:00:00+08:00",
+                                               "--format", "csv").output)))
+    assert "in-C2" in who[0]["evidence"]
