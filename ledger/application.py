@@ -34,7 +34,15 @@ from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.forks import fork, own_store, parent_death_signal, picklable
 from ledger.integrity import append_only_statements, insert_guards_lifted
 from ledger.interchange import InvalidInput, Line, LineError, fingerprint, read_lines
-from ledger.knowledge import ENTITY_KINDS, FORWARD_TYPES, IdInfo, Knowledge, normalised_replacement, replacement_of
+from ledger.knowledge import (
+    ENTITY_KINDS,
+    FORWARD_TYPES,
+    IdInfo,
+    Knowledge,
+    normalised_replacement,
+    replacement_of,
+    stream_problems,
+)
 from ledger.records import (
     GENESIS,
     SLICEABLE_FIELDS,
@@ -538,6 +546,8 @@ class _Checker:
             if not line_errors:  # store the replacement normalised, like any other content
                 data["replacement"] = normalised_replacement(line, ids[data["target"]].type, self.tz)
             line.seal()
+            if not line_errors and (event_id is None or event_id not in ids):
+                line_errors = self._history_errors(line)
         if event_id is not None and event_id in ids:
             seen = ids[event_id]
             if self._fingerprint(event_id, seen) == line.fingerprint:
@@ -588,6 +598,19 @@ class _Checker:
             if type_name == "AbsenceStarted":
                 self.absence_lines[event_id] = line.number
             know.apply(event_id, type_name, data, at)
+
+    def _history_errors(self, line: Line) -> list[LineError]:
+        """A correction of a case's or a person's event must leave its history consistent
+        (``stream_problems``): only what the correction itself would break is reported."""
+        stream = self.know.ids[line.data["target"]].stream
+        if stream.partition(":")[0] not in ("case", "staff"):
+            return []
+        records = self._records_of(stream)
+        provisional = Record(_PROVISIONAL + len(records) + 1, stream, 0, line.id or "(this correction)", self.now,
+                             "", line.data, "", "")
+        new = stream_problems(stream, [*records, provisional], self.tz) - stream_problems(stream, records, self.tz)
+        return [LineError(line.number, "replacement.occurred_at", f"{problem}; correct the other event too, "
+                          "or in another order") for problem in sorted(new)]
 
     def _fingerprint(self, event_id: str, info: IdInfo) -> str:
         if info.fingerprint is None:

@@ -448,6 +448,43 @@ _CHECKS: dict[str, Callable[[Knowledge, Line, datetime, Err], None]] = {
 }
 
 
+def stream_problems(stream: str, records: Sequence[Record], tz: tzinfo) -> set[str]:
+    """What is inconsistent in a case's or a person's history as its records now stand,
+    corrections applied: the checks a line gets in file order, made again on the whole stream
+    (a correction can move an event past another). A case: nothing before its receipt, and
+    nothing but corrections after its reply; a person: absences that start, then end, in turn."""
+    kind = stream.partition(":")[0]
+    facts = effective_content(records)
+    out: set[str] = set()
+
+    def when(f: Stated) -> str:
+        return f.occurred_at.astimezone(tz).isoformat()
+
+    if kind == "case":
+        receipt = next((f for f in facts if f.content["type"] == "InquiryReceived"), None)
+        replies = [f for f in facts if f.content["type"] == "Replied"]
+        for f in facts:
+            if receipt is not None and f is not receipt and f.occurred_at < receipt.occurred_at:
+                out.add(f"the case's {f.content['type']} ({f.record.event_id}, {when(f)}) would come before "
+                        f"its receipt ({receipt.record.event_id}, {when(receipt)})")
+            if replies and f is not replies[0] and f.occurred_at > replies[0].occurred_at:
+                out.add(f"the case's {f.content['type']} ({f.record.event_id}, {when(f)}) would come after "
+                        f"its reply ({replies[0].record.event_id}, {when(replies[0])})")
+    elif kind == "staff":
+        started: Stated | None = None
+        for f in facts:
+            if f.content["type"] == "AbsenceStarted":
+                if started is not None:
+                    out.add(f"the absence {f.record.event_id} ({when(f)}) would start while "
+                            f"{started.record.event_id} ({when(started)}) is still in progress")
+                started = f
+            elif f.content["type"] == "AbsenceEnded":
+                if started is None:
+                    out.add(f"the return {f.record.event_id} ({when(f)}) would end no absence in progress")
+                started = None
+    return out
+
+
 def normalised_replacement(line: Line, target_type: str, tz: tzinfo) -> dict[str, Any]:
     """The replacement of a (checked) correction, normalised like any other event content."""
     model, _ = parse_event({**line.data["replacement"], "type": target_type}, line.number, tz)
@@ -469,4 +506,5 @@ def replacement_of(line: Line, tz: tzinfo, target_type: str | None = None) -> Li
     return None if model is None else Line.of(line.number, model)
 
 
-__all__ = ["DEFERRED", "FORWARD_TYPES", "IdInfo", "Knowledge", "normalised_replacement", "replacement_of"]
+__all__ = ["DEFERRED", "FORWARD_TYPES", "IdInfo", "Knowledge", "normalised_replacement", "replacement_of",
+           "stream_problems"]

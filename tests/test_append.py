@@ -265,6 +265,34 @@ def test_a_correction_cannot_move_an_event_into_the_future(ledger: Any, clock: A
     assert "is in the future" in errors[0]
 
 
+def test_a_correction_must_leave_the_case_and_the_persons_history_in_order(ledger: Any) -> None:
+    """A correction that would move a receipt after its reply, a case event before its receipt,
+    or an absence's start after its return is refused naming the events; one that keeps the
+    order is taken."""
+    reply = {"type": "Replied", "id": "rp1", "occurred_at": "2024-03-06T10:00:00+08:00", "case": "C1",
+             "by": "s-a", "outcome": "resolved"}
+    away = {"type": "AbsenceStarted", "id": "ab1", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-b",
+            "reason": "trip"}
+    back = {"type": "AbsenceEnded", "id": "ab2", "occurred_at": "2024-03-06T09:00:00+08:00", "staff": "s-b"}
+    ledger.append_lines(jsonl(*BASE, inquiry(), reply, away, back))
+
+    def fix(target: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        replacement = {k: v for k, v in {**target, **changes}.items() if k != "id"}
+        return {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": target["id"],
+                "reason": "登记有误", "replacement": replacement}
+
+    late_receipt = errors_of(ledger, fix(inquiry(), occurred_at="2024-03-07T09:00:00+08:00"))
+    assert late_receipt and all(e.startswith("line 1: replacement.occurred_at: ") for e in late_receipt)
+    assert any("before its receipt" in e for e in late_receipt), late_receipt
+    early_reply = errors_of(ledger, fix(reply, occurred_at="2024-03-04T08:00:00+08:00"))
+    assert any("before its receipt (in-C1" in e for e in early_reply), early_reply
+    start_after_end = errors_of(ledger, fix(away, occurred_at="2024-03-07T09:00:00+08:00"))
+    assert any("would end no absence in progress" in e for e in start_after_end), start_after_end
+    # In order: taken.
+    assert ledger.append_lines(jsonl(fix(reply, occurred_at="2024-03-06T16:00:00+08:00"))).appended == 1
+    assert ledger.append_lines(jsonl(fix(away, occurred_at="2024-03-05T08:00:00+08:00"))).appended == 1
+
+
 def test_no_code_path_edits_a_stored_event(ledger: Any, clock: Any) -> None:
     """A correction adds an event; the original record is unchanged and still in the log."""
     ledger.append_lines(jsonl(inquiry()))
