@@ -269,14 +269,14 @@ def _rows(store: Store, tx: Tx, after: int, upto: int, limit: int) -> list[_Row]
 
     The ledger writes every state as bytes, but a SQLite column holds whatever it is given:
     an UPDATE through SQLite's ``replace()`` leaves TEXT, and anyone can set a number or NULL
-    (PostgreSQL's ``bytea`` holds bytes or NULL only). The state is read CAST to bytes (TEXT as
-    its own bytes: fetched as text, bytes that are not UTF-8 would fail in the driver) with
-    ``typeof`` alongside, so that ``_check_record`` names such a row instead of verify failing
+    (PostgreSQL's ``bytea`` holds bytes or NULL only). The state is read as the store reads it
+    (``Store.state_column``: cast to bytes, so TEXT that is not UTF-8 does not fail in the driver)
+    with ``typeof`` alongside, so that ``_check_record`` names such a row instead of verify failing
     with a traceback.
     """
     seq = store.seq_column
-    state = ("CAST(state AS BLOB) AS state, typeof(state) AS stored_as" if store.dialect == "sqlite"
-             else "state, 'blob' AS stored_as")
+    state = (f"{store.state_column} AS state, typeof(state) AS stored_as" if store.dialect == "sqlite"
+             else f"{store.state_column} AS state, 'blob' AS stored_as")
     tx.execute(
         f"SELECT {seq}, originator_id, originator_version, topic, {state} FROM {store.events_table} "
         f"WHERE {seq} > ? AND {seq} <= ? ORDER BY {seq} LIMIT ?",
