@@ -79,7 +79,8 @@ def emit(
     if table is not None:
         table(data, console)
         return
-    grid = Table(title=title, show_lines=False, header_style="bold")
+    # At least as wide as its title, so that a title ending in an instant is not wrapped inside it.
+    grid = Table(title=title, show_lines=False, header_style="bold", min_width=cell_len(title) if title else None)
     for col in cols:
         grid.add_column(col, overflow="fold")
     for row in rows:

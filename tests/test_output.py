@@ -43,3 +43,15 @@ def test_a_short_table_keeps_its_box() -> None:
     out = _printed([{"case": "C1", "responsible_name": "唐磊"}])
     assert "┃" in out or "│" in out
     assert "唐磊" in out
+
+
+def test_a_table_is_at_least_as_wide_as_its_title() -> None:
+    """A narrow table under a title ending in an instant: the title stays on one line."""
+    title = "caseload at 2024-11-30T18:00:00+08:00"
+
+    @click.command()
+    def show() -> None:
+        emit([{"staff": "s", "open_cases": ["C1"]}], "table", ["staff", "open_cases"], title=title)
+
+    out = CliRunner().invoke(show).output
+    assert title in out.splitlines()[0]
