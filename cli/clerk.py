@@ -7,6 +7,7 @@ definition that validates JSON Lines. Nothing here lists fields by hand.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 import typing
@@ -127,8 +128,11 @@ def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> Non
     try:
         result = state.ledger.append_lines([line], actor=actor)
     except InvalidInput as exc:
-        for error in exc.errors:
-            click.echo(f"{payload['type']}: {str(error).replace('line 1: ', '')}", err=True)
+        for error in exc.errors:  # the field, and the option that sets it (``_options``)
+            option = "--" + error.field.replace("replacement.", "").replace(".", "_").replace("_", "-")
+            option = re.sub(r"\[\d+\]$", "", option)
+            named = f"{error.field} ({option})" if payload["type"] != "Corrected" and error.field else error.field
+            click.echo(f"{payload['type']}: {named}: {error.message}", err=True)
         click.echo("nothing was written.", err=True)
         sys.exit(1)
     if result.appended:

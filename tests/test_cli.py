@@ -127,10 +127,10 @@ def test_a_case_told_through_the_clerk_commands(base: Any) -> None:
 def test_a_clerk_command_with_bad_input_names_the_field_and_writes_nothing(base: Any) -> None:
     result = base("handoff", "--case", "C404", "--from", "s-a", "--to", "s-b")
     assert result.exit_code == 1
-    assert "HandedOff: case: case 'C404' is not known to the ledger" in result.output
+    assert "HandedOff: case (--case): case 'C404' is not known to the ledger" in result.output
     result = base("reply", "--case", "C404", "--by", "s-a")
     assert result.exit_code == 1
-    assert "Replied: outcome: required field is missing" in result.output
+    assert "Replied: outcome (--outcome): required field is missing" in result.output
     assert len(json.loads(base("events", "--format", "json").output)) == len(BASE)
 
 
