@@ -82,7 +82,8 @@ def append(state: State, file: str, actor: str | None) -> None:
         sys.exit(1)
     msg = f"appended {result.appended} event(s)"
     if result.appended:
-        when = result.recorded_at.astimezone(state.tz).isoformat(timespec="seconds")
+        # In full: it is the batch's K for `--known-at` (cut to seconds, it would fall before the batch).
+        when = result.recorded_at.astimezone(state.tz).isoformat()
         msg += f" (sequence {result.first_seq}-{result.last_seq}, recorded at {when})"
     # A repeat of an earlier line of the same file was never in the ledger: said apart, so that
     # the clerk is not told a line was stored before when the register merely holds it twice.

@@ -382,3 +382,12 @@ def test_the_csv_of_events_findings_and_who_keeps_what_their_json_has(base: Any)
     who = list(csv.DictReader(io.StringIO(base("who", "C2", "--at", "2024-03-05T10:00:00+08:00",
                                                "--format", "csv").output)))
     assert "in-C2" in who[0]["evidence"]
+
+
+def test_the_recorded_at_append_prints_is_a_known_at_that_includes_the_batch(base: Any) -> None:
+    import re
+
+    out = base("append", "-", input=jsonl(inquiry())[0]).output
+    found = re.search(r"recorded at (\S+)\)", out)
+    assert found, out
+    assert base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--known-at", found.group(1)).exit_code == 0
