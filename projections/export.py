@@ -62,7 +62,7 @@ from ledger.records import Fact, Record, effective, shared_zone
 from projections.calendar import UnknownCalendarYear
 from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
 from projections.findings import findings
-from projections.pseudonyms import Pseudonymiser, ledger_key
+from projections.pseudonyms import Pseudonymiser, ledger_key, requester_values
 from projections.queries import Context, Queries
 from projections.responsibility import CaseFile, CaseNotFoundAt, Party, assess, case_file
 from projections.status import case_status
@@ -350,8 +350,10 @@ def _instant(value: Any, tz: tzinfo) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
-def event_row(record: Record, pseudo: Pseudonymiser, tz: tzinfo) -> tuple[str, dict[str, Any]]:
-    """(month partition, row) of one stored record."""
+def event_row(
+    record: Record, pseudo: Pseudonymiser, tz: tzinfo, also: Sequence[str] = (),
+) -> tuple[str, dict[str, Any]]:
+    """(month partition, row) of one stored record; ``also``: its case's requester data (masked in its texts)."""
     content = record.content
     occurred = _instant(content["occurred_at"], tz)
     row = {
@@ -362,9 +364,27 @@ def event_row(record: Record, pseudo: Pseudonymiser, tz: tzinfo) -> tuple[str, d
         "target": content.get("target") if record.type in ("Corrected", "Retracted") else None,
         "occurred_at": occurred.astimezone(UTC), "recorded_at": record.recorded_at.astimezone(UTC),
         "recorded_by": record.recorded_by,
-        "payload": json.dumps(pseudo.content(content), ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+        "payload": json.dumps(pseudo.content(content, also), ensure_ascii=False, sort_keys=True, separators=(",", ":")),
     }
     return occurred.astimezone(tz).strftime("%Y-%m"), row
+
+
+def _case_requester(ledger: Ledger, record: Record, requesters: dict[str, list[str]]) -> list[str]:
+    """The requester data of the case a record belongs to, for masking in its texts: gathered
+    from the case's receipt and corrections as the log passes them; a case whose receipt came
+    before this export run is read once."""
+    stream = record.stream
+    if not stream.startswith("case:"):
+        return []
+    known = requesters.get(stream)
+    if known is None:
+        earlier = [] if record.type == "InquiryReceived" else [
+            r for r in ledger.records([stream]) if r.seq < record.seq]
+        known = requesters[stream] = [str(v) for r in earlier for v in requester_values(r.content)]
+    for value in requester_values(record.content):
+        if str(value) not in known:
+            known.append(str(value))
+    return known
 
 
 @dataclass
@@ -380,6 +400,7 @@ def _export_events(
 ) -> _EventsRun:
     """Write the records after ``after`` up to ``top`` (recorded by ``known_at``), one file per month."""
     out = _EventsRun()
+    requesters: dict[str, list[str]] = {}  # case stream -> its requester's name and contact, as met
     schema = table_schema("events", pseudo.include_pii)
     parts: dict[str, _Writer] = {}
     committed: list[Path] = []
@@ -390,7 +411,8 @@ def _export_events(
                 break  # appended after this export began
             if known_at is not None and record.recorded_at > known_at:
                 break  # recorded-at never decreases along the log: nothing later was known at K
-            month, row = event_row(record, pseudo, ledger.tz)
+            also = () if pseudo.include_pii else _case_requester(ledger, record, requesters)
+            month, row = event_row(record, pseudo, ledger.tz, also)
             part = parts.get(month)
             if part is None:
                 folder = root / EVENTS_DIR / f"month={month}"

@@ -19,7 +19,7 @@ import hmac
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,8 +29,9 @@ SECRETS_TABLE = "ledger_secrets"
 KEY_NAME = "export.pseudonym_key.v1"
 #: Requester fields that are personal data (name, phone or address); ``unit`` is an organisation.
 PERSONAL_FIELDS = ("name", "contact")
-#: A mainland mobile number (11 digits starting 13-19), not part of a longer number.
-MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+#: A mainland mobile number (11 digits starting 13-19), not part of a longer number, as people
+#: write it: with or without +86 / 0086 / 86 before it, in one run or grouped 3-4-4 by spaces or dashes.
+MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 MASK = "[phone]"
 
 _SCHEMA = (
@@ -107,11 +108,13 @@ class Pseudonymiser:
             return value
         return MOBILE.sub(MASK, value)
 
-    def content(self, content: Mapping[str, Any]) -> dict[str, Any]:
+    def content(self, content: Mapping[str, Any], also: Iterable[str] = ()) -> dict[str, Any]:
         """An event's content for export: every ``requester`` (also inside a correction's
-        ``replacement``) gets its ``key``; name and contact are dropped unless ``include_pii``."""
-        personal = [str(v) for v in _requester_values(content) if len(str(v)) >= 2]
-        return dict(self._walk(content, personal))
+        ``replacement``) gets its ``key``; name and contact are dropped unless ``include_pii``.
+        In its texts, the requester's name and contact are replaced: this event's own, and
+        ``also`` (those of the case it belongs to: a reply's note may name the requester)."""
+        personal = [str(v) for v in (*requester_values(content), *also) if len(str(v)) >= 2]
+        return dict(self._walk(content, sorted(set(personal), key=len, reverse=True)))
 
     def _walk(self, value: Any, personal: list[str], field: str = "") -> Any:
         # Text first, and a dict before the Mapping ABC: an export walks every value of every
@@ -143,7 +146,7 @@ class Pseudonymiser:
         return out
 
 
-def _requester_values(content: Mapping[str, Any]) -> list[Any]:
+def requester_values(content: Mapping[str, Any]) -> list[Any]:
     """The personal values of every requester named in an event (and in its replacement)."""
     out: list[Any] = []
     for holder in (content, content.get("replacement")):

@@ -289,6 +289,31 @@ def test_pseudonyms_ignore_how_a_number_is_typed_and_need_the_key() -> None:
                                   "requester": {"key": a.requester_key(same), "unit": "x"}}
 
 
+def test_mobile_numbers_are_masked_however_they_are_written() -> None:
+    a = Pseudonymiser(b"k" * 32)
+    for written in ("13812345678", "138-1234-5678", "138 1234 5678", "+86 138 1234 5678", "+8613812345678",
+                    "8613812345678", "0086-138-1234-5678"):
+        assert a.text(f"请回电{written}。") == "请回电[phone]。", written
+    assert a.text("订单号 2024031512345678") == "订单号 2024031512345678"  # part of a longer number
+    assert a.text("工号10086") == "工号10086"
+
+
+def test_the_requesters_name_is_masked_in_every_event_of_the_case(tmp_path: Path) -> None:
+    """A reply's note naming the requester: masked too, though the requester field is on the receipt."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    receipt = inquiry("C1", requester={"name": "王五", "contact": "13812345678"})
+    reply = {"type": "Replied", "id": "rp", "occurred_at": "2024-03-05T10:00:00+08:00", "case": "C1", "by": "s-a",
+             "outcome": "resolved", "note": "已电话告知王五（138 1234 5678）"}
+    runner = CliRunner()
+    for batch in (jsonl(*BASE, receipt), jsonl(reply)):  # two exports: the second run starts after the receipt
+        assert runner.invoke(cli, ["--store", url, "append", "-"], input="\n".join(batch) + "\n").exit_code == 0
+        assert runner.invoke(cli, ["--store", url, "export", "parquet", str(tmp_path / "out")]).exit_code == 0
+    payloads = [r["payload"] for r in ds.dataset(tmp_path / "out" / "events", partitioning="hive").to_table()
+                .to_pylist() if r["type"] == "Replied"]
+    assert payloads and "王五" not in payloads[0] and "1234" not in payloads[0]
+    assert "已电话告知[requester]" in payloads[0]
+
+
 def test_pseudonyms_walk_any_mapping_as_they_walk_a_dict() -> None:
     from types import MappingProxyType
 
