@@ -45,6 +45,7 @@ README_QUERIES = {
                count(*) FILTER (WHERE overdue)            AS still_overdue,
                round(100.0 * count(*) FILTER (WHERE late) / count(*), 1) AS late_pct
         FROM 'cases.parquet'
+        WHERE status <> 'not_received'   -- known by the export but received after its --at
         GROUP BY ALL
         ORDER BY month, unit""",
     "findings by rule": """
