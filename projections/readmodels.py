@@ -80,7 +80,11 @@ class CaseIndex:
         for r in records:
             case = r.stream[5:]  # "case:..."
             if r.type == "InquiryReceived":
-                new[case] = [case, r.seq, _utc_text(str(r.content["occurred_at"])), r.recorded_at, None, None, 0]
+                held = new.get(case)
+                if held is None:
+                    new[case] = [case, r.seq, _utc_text(str(r.content["occurred_at"])), r.recorded_at, None, None, 0]
+                else:  # received again after a retraction: the case was known from its first receipt
+                    held[6] = 1
             elif r.type == "Replied":
                 row = new.get(case)
                 if row is None:

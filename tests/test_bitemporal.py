@@ -168,3 +168,32 @@ def test_overdue_and_caseload_from_the_open_case_index_equal_judging_every_case(
             every = [case_status(f, ctx.world, at, ctx.catalogue, ctx.calendar, q.tz) for f in everything.values()]
             assert q.overdue(at, known_at) == overdue(every), at
             assert q.caseload(at, known_at) == caseload(every), at
+
+
+def test_a_receipt_retracted_and_recorded_again_is_indexed_the_same_by_a_rebuild(store_url: str) -> None:
+    """The case index keeps the case's first receipt (and judges it in full) however the records are
+    projected: line by line as they are appended, or all in one pass by a rebuild."""
+    from tests.ledger_helpers import BASE, inquiry, jsonl
+
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    ledger = Ledger(store_url, clock=clock, projectors=default_projectors(None))
+    ledger.append_lines(jsonl(*BASE, inquiry("C1", at="2024-04-15T10:00:00+08:00")))
+    known = clock.now
+    clock.tick(hours=1)
+    ledger.append_lines(jsonl(
+        {"type": "Retracted", "id": "x1", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "in-C1",
+         "reason": "recorded twice"},
+        inquiry("C1", id="in-C1-again", at="2024-04-15T10:30:00+08:00", channel="phone")))
+    at = datetime(2024, 4, 22, 4, tzinfo=UTC)
+
+    def answers() -> tuple[Any, ...]:
+        q = Queries(ledger)
+        return (q.overdue(at, known), q.caseload(at, known), q.findings(None, at, known),
+                q.overdue(at, None), q.cases_known(known))
+
+    before, tables = answers(), _read_models(ledger)
+    assert [row["case"] for row in before[0]] == ["C1"]
+    ledger.rebuild()
+    assert _read_models(ledger) == tables
+    assert answers() == before
+    ledger.close()
