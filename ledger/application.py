@@ -52,7 +52,9 @@ from ledger.records import (
     link_bytes,
     record_from_state,
     sliced_content,
+    state_bytes,
     state_parts,
+    unreadable,
     utc_iso,
     utc_text,
 )
@@ -299,11 +301,16 @@ class Ledger:
         for i in range(0, len(ids), 500):
             chunk = list(ids[i:i + 500])
             tx.execute(
-                f"SELECT i.id, e.originator_id, e.topic, {self.store.state_of('e.')}, i.retracted FROM ledger_ids i"
-                f" JOIN {events} e ON e.{seq} = i.seq WHERE i.id IN ({','.join('?' * len(chunk))})", chunk,
+                f"SELECT i.id, e.originator_id, e.topic, {self.store.state_of('e.')}, i.retracted, i.seq"
+                f" FROM ledger_ids i JOIN {events} e ON e.{seq} = i.seq WHERE i.id IN ({','.join('?' * len(chunk))})",
+                chunk,
             )
-            for id_, stream, type_, state, retracted in tx.fetchall():
-                infos[id_] = IdInfo(stream, type_, fingerprint(content_bytes(bytes(state))), bool(retracted))
+            for id_, stream, type_, state, retracted, at in tx.fetchall():
+                try:
+                    body = content_bytes(state_bytes(at, stream, state))
+                except ValueError as exc:
+                    raise unreadable(at, stream, exc) from None
+                infos[id_] = IdInfo(stream, type_, fingerprint(body), bool(retracted))
         return infos
 
     def locate(self, event_id: str) -> str | None:
@@ -376,7 +383,11 @@ class Ledger:
                 position = rows[-1][0] if len(rows) == LOG_PAGE else top
                 records = []
                 for seq, stream, topic, state in rows:
-                    content, event_id, recorded_at = state_parts(state, fields)
+                    try:
+                        content, event_id, recorded_at = state_parts(state, fields)
+                    except (ValueError, TypeError, AttributeError) as exc:  # an edited row (orjson raises ValueError)
+                        state_bytes(seq, stream, state)  # (names a NULL as such)
+                        raise unreadable(seq, stream, exc) from None
                     records.append(Logged(seq, stream, topic, event_id, content, utc_iso(recorded_at)))
                 if records:
                     projector.project(tx, records)

@@ -294,10 +294,24 @@ def record_from_state(seq: int, stream: str, version: int, state: bytes | str) -
             hash=data["hash"],
         )
     except (ValueError, KeyError, TypeError) as exc:  # only an edited row is not a record the ledger wrote
-        from ledger.store import StoreError  # (records.py is below the store)
+        raise unreadable(seq, stream, exc) from None
 
-        raise StoreError(f"event {seq} ({stream or 'the head'}) cannot be read as a record ({type(exc).__name__}: "
-                         f"{exc}): the ledger was altered; `ledger verify` names the first bad event") from None
+
+def unreadable(seq: int, stream: str, exc: Exception) -> Exception:
+    """The error for a stored row that is not a record the ledger wrote (an edited row)."""
+    from ledger.store import StoreError  # (records.py is below the store)
+
+    return StoreError(f"event {seq} ({stream or 'the head'}) cannot be read as a record ({type(exc).__name__}: "
+                      f"{exc}): the ledger was altered; `ledger verify` names the first bad event")
+
+
+def state_bytes(seq: int, stream: str, state: object) -> bytes:
+    """A row's state as bytes; a NULL (or any value not bytes) is an edited row."""
+    if isinstance(state, bytes):
+        return state
+    if isinstance(state, (bytearray, memoryview)):
+        return bytes(state)
+    raise unreadable(seq, stream, TypeError(f"the stored state is {'NULL' if state is None else type(state).__name__}"))
 
 
 @dataclass(frozen=True)

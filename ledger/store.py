@@ -27,6 +27,8 @@ from eventsourcing.persistence import InfrastructureFactory, InterfaceError, Per
 from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT, SQLiteConnection, SQLiteConnectionPool
 from eventsourcing.utils import Environment
 
+from ledger.records import state_bytes
+
 DEFAULT_URL = "sqlite:///ledger.db"
 
 #: A lock wait longer than this is reported, not waited out (seconds).
@@ -551,7 +553,7 @@ class Store:
                 f"FROM {self.events_table} WHERE originator_id IN ({marks})",
                 chunk,
             )
-            rows.extend((int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall())
+            rows.extend((int(s), str(o), int(v), state_bytes(s, o, st)) for s, o, v, st in tx.fetchall())
         return rows
 
     def rows_by_seq(self, tx: Tx, seqs: Sequence[int]) -> list[tuple[int, str, int, bytes]]:
@@ -564,7 +566,7 @@ class Store:
                 f"FROM {self.events_table} WHERE {self.seq_column} IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
-            rows.extend((int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall())
+            rows.extend((int(s), str(o), int(v), state_bytes(s, o, st)) for s, o, v, st in tx.fetchall())
         return rows
 
     def streams_like(self, tx: Tx, prefix: str) -> list[str]:
@@ -604,7 +606,7 @@ class Store:
         sql += f" ORDER BY {self.seq_column} LIMIT ?"
         params.append(limit)
         tx.execute(sql, params)
-        return [(int(s), str(o), int(v), bytes(st)) for s, o, v, st in tx.fetchall()]
+        return [(int(s), str(o), int(v), state_bytes(s, o, st)) for s, o, v, st in tx.fetchall()]
 
     def log_page(self, tx: Tx, after: int, upto: int, limit: int,
                  wanted: str = "1 = 1") -> list[tuple[int, str, str, bytes]]:
@@ -624,7 +626,7 @@ class Store:
             f"ORDER BY {self.seq_column} DESC LIMIT 1"
         )
         row = tx.fetchone()
-        return None if row is None else (int(row[0]), bytes(row[1]))
+        return None if row is None else (int(row[0]), state_bytes(row[0], "", row[1]))
 
     def max_seq(self, tx: Tx) -> int:
         tx.execute(f"SELECT MAX({self.seq_column}) FROM {self.events_table}")

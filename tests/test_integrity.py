@@ -16,6 +16,7 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -440,3 +441,32 @@ def test_verify_memory_does_not_grow_with_the_ledger(sqlite_url: str, tmp_path: 
         store.close()
         assert result.intact and result.checked == count
     assert peaks[1] < peaks[0] * 1.5, f"peak memory grew with the ledger: {peaks}"
+
+
+#: Commands a user runs on a ledger whose event 9 (C2's receipt) was set to NULL, each reading
+#: that row on its way; each must stop with the error that sends them to ``ledger verify``.
+NULL_READERS = {
+    "events": ("events", "--format", "json"),
+    "who": ("who", "C2", "--at", "2024-03-05T10:00:00+08:00"),
+    "findings": ("findings", "--case", "C2", "--at", "2024-04-01T10:00:00+08:00"),
+    "rebuild": ("rebuild",),
+    "append a line of the case": ("append", "-"),
+    "append the same id again": ("append", "-"),
+}
+
+
+@pytest.mark.parametrize("command", list(NULL_READERS))
+def test_a_null_state_stops_every_reader_with_a_pointer_to_verify(
+    ledger: Any, store_url: str, command: str, tmp_path: Path
+) -> None:
+    with Intruder(store_url) as db:
+        db.drop_triggers()
+        _null(db)
+    line = (inquiry("C2") if command == "append the same id again" else
+            {"type": "Reminded", "occurred_at": "2024-03-06T10:00:00+08:00", "case": "C2", "by": "s-a"})
+    read = subprocess.run([sys.executable, "-m", "cli.main", "--store", store_url, *NULL_READERS[command]],
+                          capture_output=True, text=True, input=jsonl(line)[0] + "\n", cwd=tmp_path)
+    assert "Traceback" not in read.stderr, read.stderr
+    assert read.returncode == 1
+    assert "event 9 (case:C2) cannot be read as a record" in read.stderr
+    assert "the stored state is NULL" in read.stderr and "`ledger verify`" in read.stderr
