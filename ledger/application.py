@@ -572,6 +572,9 @@ class _Checker:
             return
         if line_errors is None:
             line_errors = know.check(line, at)
+            if not line_errors and (type_name == "Retracted" or (
+                    type_name == "InquiryReceived" and know.stored.get("case:" + data["case"]))):
+                line_errors = self._history_errors(line)  # (a receipt again: after one retracted)
         if line_errors:
             self.errors.extend(line_errors)
             return
@@ -611,17 +614,23 @@ class _Checker:
             know.apply(event_id, type_name, data, at)
 
     def _history_errors(self, line: Line) -> list[LineError]:
-        """A correction of a case's or a person's event must leave its history consistent
-        (``stream_problems``): only what the correction itself would break is reported."""
-        stream = self.know.ids[line.data["target"]].stream
+        """A correction or retraction of a case's or a person's event, or a case received again
+        after its receipt was retracted, must leave the history consistent (``stream_problems``):
+        only what the line itself would break is reported."""
+        if line.type == "InquiryReceived":
+            stream = f"case:{line.data['case']}"
+            field_name, advice = "occurred_at", "correct or retract that event first"
+        else:
+            stream = self.know.ids[line.data["target"]].stream
+            field_name, advice = (("replacement.occurred_at", "correct the other event too, or in another order")
+                                  if line.type == "Corrected" else ("target", "correct or retract that event first"))
         if stream.partition(":")[0] not in ("case", "staff"):
             return []
         records = self._records_of(stream)
-        provisional = Record(_PROVISIONAL + len(records) + 1, stream, 0, line.id or "(this correction)", self.now,
+        provisional = Record(_PROVISIONAL + len(records) + 1, stream, 0, line.id or "(this line)", self.now,
                              "", line.data, "", "")
         new = stream_problems(stream, [*records, provisional], self.tz) - stream_problems(stream, records, self.tz)
-        return [LineError(line.number, "replacement.occurred_at", f"{problem}; correct the other event too, "
-                          "or in another order") for problem in sorted(new)]
+        return [LineError(line.number, field_name, f"{problem}; {advice}") for problem in sorted(new)]
 
     def _fingerprint(self, event_id: str, info: IdInfo) -> str:
         if info.fingerprint is None:

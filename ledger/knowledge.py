@@ -452,7 +452,8 @@ def stream_problems(stream: str, records: Sequence[Record], tz: tzinfo) -> set[s
     """What is inconsistent in a case's or a person's history as its records now stand,
     corrections applied: the checks a line gets in file order, made again on the whole stream
     (a correction can move an event past another). A case: nothing before its receipt, and
-    nothing but corrections after its reply; a person: absences that start, then end, in turn."""
+    nothing but corrections after its reply, and each acceptance of a handoff pending to its
+    acceptor; a person: absences that start, then end, in turn."""
     kind = stream.partition(":")[0]
     facts = effective_content(records)
     out: set[str] = set()
@@ -463,7 +464,15 @@ def stream_problems(stream: str, records: Sequence[Record], tz: tzinfo) -> set[s
     if kind == "case":
         receipt = next((f for f in facts if f.content["type"] == "InquiryReceived"), None)
         replies = [f for f in facts if f.content["type"] == "Replied"]
+        pending: set[str] = set()
         for f in facts:
+            if f.content["type"] == "HandedOff":
+                pending.add(f.content["to"])
+            elif f.content["type"] == "HandoffAccepted":
+                if f.content["by"] not in pending:
+                    out.add(f"the case's HandoffAccepted ({f.record.event_id}, {when(f)}) would accept no handoff "
+                            f"pending to {f.content['by']!r}")
+                pending.discard(f.content["by"])
             if receipt is not None and f is not receipt and f.occurred_at < receipt.occurred_at:
                 out.add(f"the case's {f.content['type']} ({f.record.event_id}, {when(f)}) would come before "
                         f"its receipt ({receipt.record.event_id}, {when(receipt)})")

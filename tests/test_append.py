@@ -414,3 +414,50 @@ def test_a_new_ledger_keeps_only_id_and_position_in_its_id_index(open_ledger: An
     ledger = open_ledger()
     assert not ledger.ids_copy_events
     assert ledger.store.columns("ledger_ids") == ["id", "seq", "retracted"]
+
+
+def test_a_retraction_or_a_receipt_again_must_leave_the_history_in_order(ledger: Any) -> None:
+    """What a correction may not break, a retraction may not either; and a case received again
+    after its receipt was retracted must not come after events the case already holds."""
+    away = {"type": "AbsenceStarted", "id": "ab1", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-b",
+            "reason": "trip"}
+    back = {"type": "AbsenceEnded", "id": "ab2", "occurred_at": "2024-03-06T09:00:00+08:00", "staff": "s-b"}
+    again = {"type": "AbsenceStarted", "id": "ab3", "occurred_at": "2024-03-08T09:00:00+08:00", "staff": "s-b",
+             "reason": "leave"}
+    handoff = {"type": "HandedOff", "id": "h1", "occurred_at": "2024-03-04T10:00:00+08:00", "case": "C1",
+               "from": "s-a", "to": "s-c"}
+    accepted = {"type": "HandoffAccepted", "id": "h2", "occurred_at": "2024-03-04T11:00:00+08:00", "case": "C1",
+                "by": "s-c"}
+    reply = {"type": "Replied", "id": "rp2", "occurred_at": "2024-03-05T10:00:00+08:00", "case": "C2",
+             "by": "s-a", "outcome": "resolved"}
+    ledger.append_lines(jsonl(*BASE, inquiry(), inquiry("C2"), away, back, again, handoff, accepted, reply))
+
+    def retract(target: str) -> dict[str, Any]:
+        return {"type": "Retracted", "occurred_at": "2024-12-01T09:00:00+08:00", "target": target, "reason": "登记有误"}
+
+    assert errors_of(ledger, retract("ab1")) == [
+        "line 1: target: the return ab2 (2024-03-06T09:00:00+08:00) would end no absence in progress; "
+        "correct or retract that event first"]
+    assert errors_of(ledger, retract("ab2")) == [
+        "line 1: target: the absence ab3 (2024-03-08T09:00:00+08:00) would start while ab1 "
+        "(2024-03-05T09:00:00+08:00) is still in progress; correct or retract that event first"]
+    assert errors_of(ledger, retract("h1")) == [
+        "line 1: target: the case's HandoffAccepted (h2, 2024-03-04T11:00:00+08:00) would accept no handoff "
+        "pending to 's-c'; correct or retract that event first"]
+    elsewhere = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "h1", "reason": "x",
+                 "replacement": {**{k: v for k, v in handoff.items() if k != "id"}, "to": "s-b"}}
+    assert errors_of(ledger, elsewhere) == [
+        "line 1: replacement.occurred_at: the case's HandoffAccepted (h2, 2024-03-04T11:00:00+08:00) would accept "
+        "no handoff pending to 's-c'; correct the other event too, or in another order"]
+    # The receipt of C2 retracted, and C2 received again after its reply: refused at the receipt.
+    assert ledger.append_lines(jsonl(retract("in-C2"))).appended == 1
+    late = inquiry("C2", id="in-C2-again", at="2024-03-07T09:00:00+08:00")
+    assert errors_of(ledger, late) == [
+        "line 1: occurred_at: the case's InquiryReceived (in-C2-again, 2024-03-07T09:00:00+08:00) would come after "
+        "its reply (rp2, 2024-03-05T10:00:00+08:00); correct or retract that event first",
+        "line 1: occurred_at: the case's Replied (rp2, 2024-03-05T10:00:00+08:00) would come before its receipt "
+        "(in-C2-again, 2024-03-07T09:00:00+08:00); correct or retract that event first"]
+    assert ledger.append_lines(jsonl(inquiry("C2", id="in-C2-again", at="2024-03-04T09:30:00+08:00"))).appended == 1
+    # In order (the later absence, then the return, then its start; the acceptance, then the handoff): taken.
+    assert ledger.append_lines(jsonl(retract("ab3"), retract("ab2"), retract("ab1"))).appended == 3
+    assert ledger.append_lines(jsonl(retract("h2"), retract("h1"))).appended == 2
