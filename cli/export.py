@@ -99,6 +99,9 @@ def parquet(state: State, directory: str, known_at: datetime | None, at: datetim
                                     fresh=fresh, batch=batch, progress=report)
     except (ExportRefused, KeyUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a folder that cannot be written (read-only, a file on the way, a full disk)
+        raise click.ClickException(f"cannot write the export into {directory}: {exc.strerror or exc}"
+                                   + (f" ({exc.filename})" if exc.filename else "")) from None
     manifest = result.manifest
     head = manifest["ledger"]["head"]
     if result.new_events:
@@ -106,7 +109,8 @@ def parquet(state: State, directory: str, known_at: datetime | None, at: datetim
         click.echo(f"exported {result.new_events} new event(s) (seq {run['seq_from']}-{run['seq_to']}) "
                    f"in {len(result.event_files)} file(s)")
     else:
-        click.echo("no new events since the last export" if head else "the ledger holds no events")
+        click.echo("no new events since the last export" if head else "the ledger holds no events" if known_at is None
+                   else f"no event had been recorded by {known_at.isoformat()} (--known-at)")
     rows = ", ".join(f"{name} {count}" for name, count in result.snapshot_rows.items())
     click.echo(f"snapshots as of {manifest['at']}: {rows}")
     click.echo(f"manifest: {directory.rstrip('/')}/manifest.json"

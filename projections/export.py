@@ -68,7 +68,10 @@ from projections.responsibility import CaseFile, CaseNotFoundAt, Party, assess, 
 from projections.status import case_status
 from projections.world import Absence, World, canonical, pair_intervals
 
-SCHEMA_VERSION = 1
+#: 2: overdue's `at` became `asked_at` (a keyword in DuckDB's SQL), and the events' texts are masked
+#: more widely (mobile numbers in full-width digits; requester data a later correction added), so a
+#: folder of version 1 is exported again with --fresh rather than extended.
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 EVENTS_DIR = "events"
 #: Rows per Parquet row group, and the most rows held in memory before writing.
@@ -139,12 +142,14 @@ TABLES: dict[str, tuple[str, list[pa.Field]]] = {
         _f("responsible", pa.string(), "primary responsible staff at `at` (A/B cover applied)"),
         _f("responsible_basis", pa.string(), "holder, acting_b, stand_in or supervisor"),
         _f("status", pa.string(), "open, replied or not_received (received after `at`)"),
-        _f("clock_state", pa.string(), "running, suspended, awaiting_supplements, no_limit or beyond_calendar "
-           "(due in a year the calendar does not know yet)"),
+        _f("clock_state", pa.string(), "running, suspended, awaiting_supplements, no_limit, beyond_calendar "
+           "(due in a year the calendar does not know yet) or unknown_year (the due cannot be worked out at `at` "
+           "without a year the calendar does not know: see problem)"),
         _f("due", TS, "the reply deadline (null: no limit, or the clock is stopped)"),
         _f("overdue", pa.bool_(), "open and past its due at `at`"),
         _f("late", pa.bool_(), "the deadline was missed: replied after the due, or open past it"),
-        _f("working_days_overdue", pa.int32(), "working days past the due, for overdue cases"),
+        _f("working_days_overdue", pa.int32(), "working days past the due, for overdue cases (null when `at` is "
+           "in a year the calendar does not know: see problem)"),
         _f("replied_at", TS, "the reply (办结), if by `at`"),
         _f("replied_by", pa.string(), "staff who replied"),
         _f("outcome", pa.string(), "resolved, explained_refusal or referred_outside"),
@@ -207,11 +212,12 @@ TABLES: dict[str, tuple[str, list[pa.Field]]] = {
     ]),
     "overdue": ("Open cases past their due at `at` (ledger overdue).", [
         _f("case_id", pa.string(), "case id", False),
-        _f("at", TS, "the instant asked about", False),
+        _f("asked_at", TS, "the instant asked about (the manifest's `at`)", False),
         _f("due", TS, "the due instant", False),
         _f("responsible", pa.string(), "primary responsible staff at `at`"),
         _f("responsible_name", pa.string(), "their name"),
-        _f("working_days_overdue", pa.int32(), "working days past the due"),
+        _f("working_days_overdue", pa.int32(), "working days past the due (null when `at` is in a year the "
+           "calendar does not know)"),
     ]),
     "staff": ("Staff as registered at `at` (for names in joins).", [
         _f("staff", pa.string(), "staff id", False),
@@ -587,7 +593,8 @@ class _Snapshot:
                 inq.policy, self.pack_day(received)).effective_from.isoformat()
             self._status(row, facts, problems)
         except CASE_PROBLEMS as exc:
-            problems.append(str(exc))
+            if str(exc) not in problems:
+                problems.append(str(exc))
         try:
             for finding in findings(facts, self.world, self.at, self.ctx.catalogue, self.ctx.calendar, self.tz):
                 self.writers["findings"].add({
@@ -620,7 +627,9 @@ class _Snapshot:
 
     def _status(self, row: dict[str, Any], facts: Sequence[Fact], problems: list[str]) -> None:
         ctx, at, tz = self.ctx, self.at, self.tz
-        status = case_status(facts, self.world, at, ctx.catalogue, ctx.calendar, tz)
+        # (at an instant in a year the calendar does not know, the status, due and responsibility
+        # are still exact; only the working days overdue are not: ``problem`` says why)
+        status = case_status(facts, self.world, at, ctx.catalogue, ctx.calendar, tz, due_needed=False)
         row.update(status=status.state, clock_state=status.clock_state, due=_utc(status.due),
                    working_days_overdue=status.working_days_overdue, replied_at=_utc(status.replied_at),
                    overdue=status.is_overdue(), responsible=status.responsible)
@@ -642,7 +651,7 @@ class _Snapshot:
         row["late"] = None if due is None else (reply.occurred_at > due if reply is not None else at > due)
         if status.is_overdue():
             self.writers["overdue"].add({
-                "case_id": status.case, "at": _utc(at), "due": _utc(due), "responsible": status.responsible,
+                "case_id": status.case, "asked_at": _utc(at), "due": _utc(due), "responsible": status.responsible,
                 "responsible_name": status.responsible_name, "working_days_overdue": status.working_days_overdue,
             })
         self._responsibility(file, reply)
@@ -1108,7 +1117,12 @@ def export_parquet(
     report: Progress = progress or (lambda stage, done, total: None)
     root = Path(directory)
     exported_at = ledger.clock()
-    old = _read_manifest(root)
+    try:
+        old = _read_manifest(root)
+    except ExportRefused:
+        if not (fresh and (root / MANIFEST).is_file()):
+            raise
+        old = {}  # an unreadable manifest of ours: --fresh replaces the export it described
     pseudo = Pseudonymiser(ledger_key(ledger.store), include_pii)
     if old is not None and fresh:
         for path in _ours(root):

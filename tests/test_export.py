@@ -742,3 +742,55 @@ def test_the_cover_table_turns_vacant_when_the_stand_in_leaves_too(tmp_path: Pat
     hour = [datetime.fromisoformat(day(d, h)) for d, h in ((5, 9), (5, 10), (5, 11), (6, 9), (8, 9))]
     assert cover == [("acting_b", "s-b", hour[0], hour[1]), ("vacant", None, hour[1], hour[2]),
                      ("stand_in", "s-c", hour[2], hour[3]), ("vacant", None, hour[3], hour[4])]
+
+
+def test_an_instant_in_a_year_the_calendar_does_not_know_leaves_only_the_working_days_empty(
+        demo: str, tmp_path: Path) -> None:
+    """From 1 January of a year the calendar lacks, a default export (``--at`` now) still says
+    which cases are open, overdue and whose they are; only the working days overdue need that year."""
+    out = tmp_path / "export"
+    at = "2090-01-15T12:00:00+08:00"
+    result = CliRunner().invoke(cli, ["--store", demo, "export", "parquet", str(out), "--at", at, "-q"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    cases = pq.read_table(out / "cases.parquet").to_pylist()
+    assert cases and all(row["status"] in ("open", "replied") for row in cases)
+    still_open = [row for row in cases if row["status"] == "open"]
+    assert still_open and all(row["responsible"] and row["handler"] and row["responsible_basis"] for row in still_open)
+    assert all("does not know 2027" in row["problem"] for row in still_open if row["overdue"])
+    responsibility = {r["case_id"] for r in pq.read_table(out / "responsibility.parquet").to_pylist()}
+    assert responsibility == {row["case_id"] for row in cases}
+    overdue = pq.read_table(out / "overdue.parquet").to_pylist()
+    assert sorted(r["case_id"] for r in overdue) == sorted(row["case_id"] for row in still_open if row["overdue"])
+    assert overdue and all(r["working_days_overdue"] is None for r in overdue)
+    # The README's first query counts every case, and the overdue table's columns need no quoting.
+    counted = _duck(out).execute("SELECT count(*) FROM 'cases.parquet' WHERE status <> 'not_received'").fetchone()
+    assert counted == (len(cases),)
+    assert len(_duck(out).execute("SELECT case_id, asked_at, due FROM 'overdue.parquet'").fetchall()) == len(overdue)
+
+
+def test_fresh_replaces_an_export_whose_manifest_cannot_be_read(demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    assert export(demo, out, "-q").exit_code == 0
+    for broken in ("{bad", "[1]"):
+        (out / "manifest.json").write_text(broken, encoding="utf-8")
+        refused = export(demo, out, "-q")
+        assert refused.exit_code == 1 and "--fresh" in refused.output
+        again = export(demo, out, "-q", "--fresh")
+        assert again.exit_code == 0, again.output
+        assert manifest(out)["events"]["runs"][0]["rows"] == 330
+
+
+def test_a_folder_that_cannot_be_written_is_an_error_not_a_traceback(demo: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    result = export(demo, blocker / "sub", "-q")
+    assert result.exit_code == 1
+    assert "cannot write the export into" in result.output and "Not a directory" in result.output
+
+
+def test_a_known_at_before_anything_was_recorded_says_so(demo: str, tmp_path: Path) -> None:
+    result = export(demo, tmp_path / "export", "-q", "--known-at", "2020-01-01T00:00:00+08:00")
+    assert result.exit_code == 0, result.output
+    assert "no event had been recorded by 2020-01-01T00:00:00+08:00 (--known-at)" in result.output
+    assert "the ledger holds no events" not in result.output
