@@ -58,11 +58,11 @@ from ledger.events import (
 )
 from ledger.forks import fork, own_store, picklable
 from ledger.policy import PolicyCatalogue, PolicyError
-from ledger.records import Fact, Record, effective, shared_zone
+from ledger.records import Fact, Record, effective, record_from_state, shared_zone, state_bytes
 from projections.calendar import UnknownCalendarYear
 from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
 from projections.findings import findings
-from projections.pseudonyms import Pseudonymiser, ledger_key, requester_values
+from projections.pseudonyms import Pseudonymiser, ledger_key, personal_pattern, requester_values
 from projections.queries import Context, Queries
 from projections.responsibility import CaseFile, CaseNotFoundAt, Party, assess, case_file
 from projections.status import case_status
@@ -375,10 +375,12 @@ def event_row(
     return occurred.astimezone(tz).strftime("%Y-%m"), row
 
 
-def _case_requester(ledger: Ledger, record: Record, requesters: dict[str, list[str]]) -> list[str]:
+def _case_requester(ledger: Ledger, record: Record, requesters: dict[str, list[str]],
+                    corrected: Mapping[str, list[str]]) -> list[str]:
     """The requester data of the case a record belongs to, for masking in its texts: gathered
-    from the case's receipt and corrections as the log passes them; a case whose receipt came
-    before this export run is read once."""
+    from the case's receipt and corrections as the log passes them, and from the corrections this
+    run will meet later (``corrected``: a name added by a correction is masked in the events
+    before it too); a case whose receipt came before this export run is read once."""
     stream = record.stream
     if not stream.startswith("case:"):
         return []
@@ -387,10 +389,49 @@ def _case_requester(ledger: Ledger, record: Record, requesters: dict[str, list[s
         earlier = [] if record.type == "InquiryReceived" else [
             r for r in ledger.records([stream]) if r.seq < record.seq]
         known = requesters[stream] = [str(v) for r in earlier for v in requester_values(r.content)]
+        known += [v for v in corrected.get(stream, ()) if v not in known]
     for value in requester_values(record.content):
         if str(value) not in known:
             known.append(str(value))
     return known
+
+
+def _corrected_requesters(ledger: Ledger, after: int, top: int, known_at: datetime | None,
+                          pseudo: Pseudonymiser) -> dict[str, list[str]]:
+    """Per case stream, the requester data the corrections in ``(after, top]`` (recorded by
+    ``known_at``) give. Refused when one adds data that events exported by an earlier run of
+    this folder name in their texts: those files cannot be masked now."""
+    found: dict[str, list[str]] = {}
+    with ledger.store.read() as tx:
+        position = after
+        while True:
+            rows = ledger.store.log_page(tx, position, top, 10_000, "topic = 'Corrected'")
+            for seq, stream, _, state in rows:
+                if not stream.startswith("case:"):
+                    continue
+                record = record_from_state(seq, stream, 0, state_bytes(seq, stream, state))
+                if known_at is not None and record.recorded_at > known_at:
+                    continue
+                values = found.setdefault(stream, [])
+                values += [str(v) for v in requester_values(record.content) if str(v) not in values]
+            if len(rows) < 10_000:
+                break
+            position = rows[-1][0]
+    if after:
+        for stream, values in found.items():
+            before = [r for r in ledger.records([stream]) if r.seq <= after]
+            named = {str(v) for r in before for v in requester_values(r.content)}
+            new = personal_pattern(tuple(sorted(set(values) - named)))
+            if new is None:
+                continue
+            for r in before:
+                shown = json.dumps(pseudo.content(r.content, sorted(named)), ensure_ascii=False)
+                if new.search(shown):
+                    raise ExportRefused(
+                        f"a correction recorded since this folder's last export gives the requester of "
+                        f"{stream.removeprefix('case:')} data that event {r.event_id}, exported then, names in "
+                        "its text: use --fresh to export everything again, masked")
+    return found
 
 
 @dataclass
@@ -407,6 +448,7 @@ def _export_events(
     """Write the records after ``after`` up to ``top`` (recorded by ``known_at``), one file per month."""
     out = _EventsRun()
     requesters: dict[str, list[str]] = {}  # case stream -> its requester's name and contact, as met
+    corrected = {} if pseudo.include_pii else _corrected_requesters(ledger, after, top, known_at, pseudo)
     schema = table_schema("events", pseudo.include_pii)
     parts: dict[str, _Writer] = {}
     committed: list[Path] = []
@@ -417,7 +459,7 @@ def _export_events(
                 break  # appended after this export began
             if known_at is not None and record.recorded_at > known_at:
                 break  # recorded-at never decreases along the log: nothing later was known at K
-            also = () if pseudo.include_pii else _case_requester(ledger, record, requesters)
+            also = () if pseudo.include_pii else _case_requester(ledger, record, requesters, corrected)
             month, row = event_row(record, pseudo, ledger.tz, also)
             part = parts.get(month)
             if part is None:
@@ -577,6 +619,7 @@ class _Snapshot:
         assert isinstance(inq, InquiryReceived)
         received = receipt.occurred_at
         requester = inq.requester.model_dump(exclude_none=True) if inq.requester is not None else None
+        personal = [str(v) for v in requester_values({"requester": requester})] if requester else []
         row: dict[str, Any] = {
             "case_id": case_id, "policy": inq.policy, "kind": inq.kind, "channel": inq.channel, "post": inq.post,
             "month": received.astimezone(self.tz).strftime("%Y-%m"), "received_at": _utc(received),
@@ -604,8 +647,10 @@ class _Snapshot:
                     "policy_version": finding.policy_version,
                     "also_liable": [{"staff": a.staff, "name": a.name, "tier": a.tier, "clause": a.clause}
                                     for a in finding.also_liable],
-                    "evidence": list(finding.evidence), "explanation_en": finding.explanation_en,
-                    "explanation_zh": finding.explanation_zh,
+                    "evidence": list(finding.evidence),
+                    # (an explanation quotes the case's items and notes, which may name the requester)
+                    "explanation_en": self.pseudo.masked(finding.explanation_en, personal),
+                    "explanation_zh": self.pseudo.masked(finding.explanation_zh, personal),
                 })
         except CASE_PROBLEMS as exc:
             if str(exc) not in problems:

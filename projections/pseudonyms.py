@@ -8,8 +8,9 @@ ledger's own ``ledger_secrets`` table; it is never written to an export.
 
 Free text (the matter, notes, reasons) is written by clerks and may repeat what the
 requester field holds: in a pseudonymised export the requester's own name and contact are
-replaced by the pseudonym in the texts of the same event, and anything shaped like a
-mainland mobile number is masked everywhere.
+replaced in the texts of every event of their case (as typed, or retyped in full-width
+characters or with other spacing), and anything shaped like a mainland mobile number is masked
+everywhere.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from ledger.store import Store, Tx
@@ -29,10 +31,18 @@ SECRETS_TABLE = "ledger_secrets"
 KEY_NAME = "export.pseudonym_key.v1"
 #: Requester fields that are personal data (name, phone or address); ``unit`` is an organisation.
 PERSONAL_FIELDS = ("name", "contact")
+#: What people put between the digits of a phone number: spaces, dashes of every width and kind
+#: (an input method's full-width 「－」 and 「—」 too), dots, brackets.
+_SEPARATORS = "\\s\\-\u2010-\u2015\u2212\uff0d.\uff0e()\uff08\uff09"
+_DIGIT = "[0-9\uff10-\uff19]"  # ASCII or full-width
+_GAP = f"[{_SEPARATORS}]{{0,2}}"
 #: A mainland mobile number (11 digits starting 13-19), not part of a longer number, as people
-#: write it: with or without +86 / 0086 / 86 before it, in one run or grouped 3-4-4 by spaces or dashes.
-MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
+#: write it: with or without +86 / 0086 / 86 before it, in ASCII or full-width digits, in one run or
+#: grouped any way (3-4-4, 4-3-4) by spaces, dashes or dots.
+MOBILE = re.compile(f"(?<![0-9\uff10-\uff19+\uff0b])(?:(?:[+\uff0b]|00|\uff10\uff10)?(?:86|\uff18\uff16){_GAP})?"
+                    f"[1\uff11]{_GAP}[3-9\uff13-\uff19](?:{_GAP}{_DIGIT}){{9}}(?!{_DIGIT})")
 MASK = "[phone]"
+REQUESTER_MASK = "[requester]"
 
 _SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {SECRETS_TABLE} ("
@@ -77,6 +87,33 @@ def ledger_key(store: Store) -> bytes:
     return key
 
 
+def _one_char(c: str) -> str:
+    """A pattern for one character of a personal value: ASCII also in its full-width form."""
+    o = ord(c)
+    return f"[{re.escape(c)}{re.escape(chr(o + 0xFEE0))}]" if 0x21 <= o <= 0x7E else re.escape(c)
+
+
+@lru_cache(maxsize=4096)
+def personal_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for a requester's name and contact as a clerk may retype them in free text:
+    ASCII or full-width, any case; a value with digits (a phone number) with spaces, dashes or
+    dots anywhere between them. None when no value is long enough to mask (two characters)."""
+    parts = []
+    for value in values:
+        text = unicodedata.normalize("NFKC", value).strip()
+        if any(c.isdigit() for c in text):  # a number: whatever separates its digits
+            folded = re.sub(f"[{_SEPARATORS}]+", "", text)
+            pattern = f"[{_SEPARATORS}]*".join(_one_char(c) for c in folded)
+        else:  # a name: its words apart however they are spaced
+            folded = text
+            pattern = "".join(r"\s+" if c.isspace() else _one_char(c) for c in re.sub(r"\s+", " ", text))
+        if len(folded) >= 2:
+            parts.append(pattern)
+    if not parts:
+        return None
+    return re.compile("|".join(sorted(parts, key=len, reverse=True)), re.IGNORECASE)
+
+
 def _norm(value: Any) -> str:
     """Fold the ways one value is typed: width (NFKC), case, spaces, dashes."""
     text = unicodedata.normalize("NFKC", str(value or "")).casefold()
@@ -113,18 +150,24 @@ class Pseudonymiser:
         ``replacement``) gets its ``key``; name and contact are dropped unless ``include_pii``.
         In its texts, the requester's name and contact are replaced: this event's own, and
         ``also`` (those of the case it belongs to: a reply's note may name the requester)."""
-        personal = [str(v) for v in (*requester_values(content), *also) if len(str(v)) >= 2]
-        return dict(self._walk(content, sorted(set(personal), key=len, reverse=True)))
+        personal = personal_pattern(tuple(sorted({str(v) for v in (*requester_values(content), *also)})))
+        return dict(self._walk(content, personal))
 
-    def _walk(self, value: Any, personal: list[str], field: str = "") -> Any:
+    def masked(self, text: str | None, also: Iterable[str] = ()) -> str | None:
+        """A sentence written from a case's events (a finding's explanation quotes their items and
+        notes), masked as the events' texts are: ``also`` names the case's requester."""
+        if text is None or self.include_pii:
+            return text
+        return str(self._walk(text, personal_pattern(tuple(sorted({str(v) for v in also})))))
+
+    def _walk(self, value: Any, personal: re.Pattern[str] | None, field: str = "") -> Any:
         # Text first, and a dict before the Mapping ABC: an export walks every value of every
         # event, and most are text (an isinstance against an ABC is several times slower).
         if isinstance(value, str):
             if self.include_pii:
                 return value
-            for secret in personal:
-                if secret in value:
-                    value = value.replace(secret, "[requester]")
+            if personal is not None:
+                value = personal.sub(REQUESTER_MASK, value)
             return MOBILE.sub(MASK, value)
         if isinstance(value, dict | Mapping):  # (a dict is matched first, without the ABC)
             if field == "requester":

@@ -286,17 +286,27 @@ def test_pseudonyms_ignore_how_a_number_is_typed_and_need_the_key() -> None:
     assert a.requester_key(same) != b.requester_key(same)
     assert a.requester_key({"unit": "浦东新区"}) is None
     content = {"type": "InquiryReceived", "matter": "曹德胜来电，回电13817264405", "requester": {**same, "unit": "x"}}
-    assert a.content(content) == {"type": "InquiryReceived", "matter": "[requester]来电，回电[phone]",
+    assert a.content(content) == {"type": "InquiryReceived", "matter": "[requester]来电，回电[requester]",
                                   "requester": {"key": a.requester_key(same), "unit": "x"}}
 
 
 def test_mobile_numbers_are_masked_however_they_are_written() -> None:
     a = Pseudonymiser(b"k" * 32)
     for written in ("13812345678", "138-1234-5678", "138 1234 5678", "+86 138 1234 5678", "+8613812345678",
-                    "8613812345678", "0086-138-1234-5678"):
+                    "8613812345678", "0086-138-1234-5678", "１３８１２３４５６７８", "138－1234－5678", "138—1234—5678",
+                    "138.1234.5678", "+86 1381 234 5678", "138  1234  5678", "＋８６ １３８ １２３４ ５６７８"):
         assert a.text(f"请回电{written}。") == "请回电[phone]。", written
     assert a.text("订单号 2024031512345678") == "订单号 2024031512345678"  # part of a longer number
     assert a.text("工号10086") == "工号10086"
+    assert a.text("电话 13812345678 2号楼") == "电话 [phone] 2号楼"
+
+
+def test_the_requesters_data_is_masked_however_it_is_retyped() -> None:
+    """Full-width, other spacing, other case: a clerk's text names the requester as they typed it."""
+    a = Pseudonymiser(b"k" * 32)
+    content = {"type": "InquiryReceived", "requester": {"name": "Li Si", "contact": "0527 8456 1234"},
+               "matter": "LI  SI 来电，座机0527-84561234，又拨０５２７８４５６１２３４；ＬＩ　ＳＩ 的邻居"}
+    assert a.content(content)["matter"] == "[requester] 来电，座机[requester]，又拨[requester]；[requester] 的邻居"
 
 
 def test_the_requesters_name_is_masked_in_every_event_of_the_case(tmp_path: Path) -> None:
@@ -794,3 +804,55 @@ def test_a_known_at_before_anything_was_recorded_says_so(demo: str, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "no event had been recorded by 2020-01-01T00:00:00+08:00 (--known-at)" in result.output
     assert "the ledger holds no events" not in result.output
+
+
+def _suqian_case(url: str, *lines: dict[str, Any]) -> None:
+    reference = REGISTER.read_text(encoding="utf-8").splitlines()[:47]  # the demo's units, staff and posts
+    assert invoke(url, "append", "-", input="\n".join(reference) + "\n").exit_code == 0
+    if lines:
+        assert invoke(url, "append", "-", input="\n".join(jsonl(*lines)) + "\n").exit_code == 0
+
+
+SQ_RECEIPT = {"id": "t-1", "type": "InquiryReceived", "occurred_at": "2024-06-03T09:00:00+08:00", "case": "T-1",
+              "policy": "suqian-finance", "received_by": ["sq-hulan"], "channel": "visit", "matter": "补贴问题",
+              "kind": "petition", "post": "sq-xinfang", "requester": {"name": "张三丰", "contact": "13812345678"}}
+
+
+def test_a_findings_explanation_is_masked_like_the_events_it_quotes(tmp_path: Path) -> None:
+    """A piecemeal-notice finding quotes the requested items, which may name the requester."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    first = {"id": "t-2", "type": "MaterialsRequested", "occurred_at": "2024-06-03T10:00:00+08:00", "case": "T-1",
+             "by": "sq-hulan", "items": ["张三丰身份证复印件"]}
+    second = {**first, "id": "t-3", "occurred_at": "2024-06-06T10:00:00+08:00",
+              "items": ["张三丰的户口本（联系13812345678）", "邻居王五 139-8765-4321 的证明"]}
+    _suqian_case(url, SQ_RECEIPT, first, second)
+    out = tmp_path / "out"
+    assert invoke(url, "export", "parquet", str(out), "--at", "2024-07-30T00:00:00+08:00", "-q").exit_code == 0
+    found = [r for r in pq.read_table(out / "findings.parquet").to_pylist() if r["rule"] == "piecemeal_notice"]
+    assert found and "[requester]的户口本" in found[0]["explanation_zh"]
+    text = "\n".join(all_values(out))
+    for secret in ("张三丰", "13812345678", "139-8765-4321"):
+        assert secret not in text, secret
+
+
+def test_requester_data_a_later_correction_adds_is_masked_in_the_events_before_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    plain = {k: v for k, v in SQ_RECEIPT.items() if k != "requester"}
+    _suqian_case(url, {**plain, "matter": "李四来电反映问题，联系邮箱 lisi@example.com"})
+    early = tmp_path / "early"
+    assert invoke(url, "export", "parquet", str(early), "-q").exit_code == 0  # before the correction
+    replacement = {k: v for k, v in plain.items() if k != "id"}
+    fix = {"id": "t-9", "type": "Corrected", "occurred_at": "2024-06-10T09:00:00+08:00", "target": "t-1",
+           "reason": "补录联系方式", "replacement": {**replacement, "requester": {"name": "李四",
+                                                                          "contact": "lisi@example.com"}}}
+    assert invoke(url, "append", "-", input=jsonl(fix)[0] + "\n").exit_code == 0
+    fresh = tmp_path / "fresh"
+    assert invoke(url, "export", "parquet", str(fresh), "-q").exit_code == 0
+    text = "\n".join(all_values(fresh))
+    assert "李四" not in text and "lisi@example.com" not in text
+    assert "[requester]来电反映问题" in text
+    # The earlier folder's files name them in clear and cannot be masked now: refused, then --fresh.
+    refused = invoke(url, "export", "parquet", str(early), "-q")
+    assert refused.exit_code == 1 and "event t-1, exported then" in refused.output and "--fresh" in refused.output
+    assert invoke(url, "export", "parquet", str(early), "-q", "--fresh").exit_code == 0
+    assert "李四" not in "\n".join(all_values(early))
