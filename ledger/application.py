@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import orjson
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.events import DEFAULT_TZ, EVENT_TYPES, EventModel
 from ledger.forks import fork, own_store, parent_death_signal, picklable
@@ -330,7 +330,17 @@ class Ledger:
         for projector in self.projectors:
             if given[projector.name]:
                 projector.project(tx, given[projector.name])
-            self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, position))
+            self._track(tx, projector.name, position)
+
+    def _track(self, tx: Tx, name: str, position: int) -> None:
+        """Move a read model's tracking position (the library's table: one row per position)."""
+        try:
+            self.store.tracking._insert_tracking(tx.cursor, Tracking(name, position))
+        except IntegrityError:  # a position at or past this one is recorded: not by the ledger
+            raise StoreError(
+                f"the read model {name} is recorded as holding the log past event {position}, which the ledger "
+                "never wrote: its tracking table or the log was altered. Run `ledger verify` (and with the "
+                "committee's digest), then `ledger rebuild`") from None
 
     def _wanted_sql(self, projectors: Sequence[Projector]) -> str:
         """An SQL condition on an event row: some of these read models want it."""
@@ -392,7 +402,7 @@ class Ledger:
                 if records:
                     projector.project(tx, records)
             projector.finish(tx)
-            self.store.tracking._insert_tracking(tx.cursor, Tracking(projector.name, top))
+            self._track(tx, projector.name, top)
 
     def _position(self, tx: Tx, name: str) -> int:
         tx.execute(f"SELECT MAX(notification_id) FROM {self.store.tracking_table} WHERE application_name = ?", (name,))

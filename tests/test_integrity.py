@@ -470,3 +470,23 @@ def test_a_null_state_stops_every_reader_with_a_pointer_to_verify(
     assert read.returncode == 1
     assert "event 9 (case:C2) cannot be read as a record" in read.stderr
     assert "the stored state is NULL" in read.stderr and "`ledger verify`" in read.stderr
+
+
+def test_a_read_model_tracked_past_the_log_stops_appends_with_a_message_and_rebuild_heals_it(
+    ledger: Any, store_url: str, tmp_path: Path
+) -> None:
+    with ledger.store.write() as tx:
+        tx.execute(f"UPDATE {ledger.store.tracking_table} SET notification_id = 100 "
+                   "WHERE application_name = 'case_index.2'")
+
+    def ledger_cli(*args: str, line: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cli.main", "--store", store_url, *args], capture_output=True,
+                              text=True, input=line, cwd=tmp_path)
+
+    line = jsonl({"type": "Reminded", "occurred_at": "2024-03-06T10:00:00+08:00", "case": "C1", "by": "s-a"})[0]
+    refused = ledger_cli("append", "-", line=line + "\n")
+    assert "Traceback" not in refused.stderr and refused.returncode == 1
+    assert "the read model case_index.2 is recorded as holding the log past event 13" in refused.stderr
+    assert "`ledger rebuild`" in refused.stderr
+    assert ledger_cli("rebuild").returncode == 0
+    assert ledger_cli("append", "-", line=line + "\n").returncode == 0
