@@ -81,6 +81,12 @@ def _sqlite_statements(events: str) -> list[str]:
         f"fingerprint ON {IDS_TABLE} " + refuse("an indexed event id cannot be changed"),
         f"CREATE TRIGGER IF NOT EXISTS ledger_ids_refuse_unretract BEFORE UPDATE OF retracted ON {IDS_TABLE} "
         "WHEN NEW.retracted IS NOT 1 " + refuse("a retraction cannot be undone"),
+        # An id is marked retracted by the batch that stores its Retracted event, and only then.
+        f"CREATE TRIGGER IF NOT EXISTS ledger_ids_retract_needs_event BEFORE UPDATE OF retracted ON {IDS_TABLE} "
+        f"WHEN NEW.retracted = 1 AND OLD.retracted IS NOT 1 AND NOT EXISTS (SELECT 1 FROM {events} r "
+        f"WHERE r.originator_id = (SELECT t.originator_id FROM {events} t WHERE t.rowid = NEW.seq) "
+        "AND r.topic = 'Retracted' AND json_extract(CAST(r.state AS TEXT), '$.event.target') = NEW.id) "
+        + refuse("an event id is marked retracted only by storing its Retracted event"),
         f"CREATE TRIGGER IF NOT EXISTS {INSERT_GUARDS[1]} BEFORE INSERT ON {IDS_TABLE} "
         f"WHEN EXISTS (SELECT 1 FROM {IDS_TABLE} WHERE id = NEW.id) "
         + refuse("this event id is already indexed"),
@@ -130,14 +136,21 @@ _PG_REFUSE = (
     f"MESSAGE = '{APPEND_ONLY}: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' is refused', "
     "HINT = 'record a Corrected or Retracted event instead'; END"
 )
-_PG_IDS_GUARD = (
-    # Every column but retracted unchanged (whichever columns the index has), retracted set.
-    "BEGIN IF TG_OP = 'UPDATE' AND NEW.retracted = 1"
-    " AND (to_jsonb(NEW) - 'retracted') = (to_jsonb(OLD) - 'retracted') THEN RETURN NEW;"
-    " END IF; RAISE EXCEPTION USING ERRCODE = 'restrict_violation', "
-    f"MESSAGE = '{APPEND_ONLY}: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' is refused', "
-    "HINT = 'the only change allowed to an indexed event id is marking it retracted'; END"
-)
+def _pg_ids_guard(events: str) -> str:
+    # Every column but retracted unchanged (whichever columns the index has), retracted set, and
+    # the id's Retracted event stored (by the same batch, which marks it).
+    return (
+        "BEGIN IF TG_OP = 'UPDATE' AND NEW.retracted = 1"
+        " AND (to_jsonb(NEW) - 'retracted') = (to_jsonb(OLD) - 'retracted')"
+        f" AND (OLD.retracted = 1 OR EXISTS (SELECT 1 FROM {events} e WHERE e.originator_id ="
+        f" (SELECT t.originator_id FROM {events} t WHERE t.notification_id = NEW.seq)"
+        " AND e.topic = 'Retracted' AND convert_from(e.state, 'UTF8')::jsonb #>> '{event,target}' = NEW.id))"
+        " THEN RETURN NEW;"
+        " END IF; RAISE EXCEPTION USING ERRCODE = 'restrict_violation', "
+        f"MESSAGE = '{APPEND_ONLY}: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' is refused', "
+        "HINT = 'the only change allowed to an indexed event id is marking it retracted, by storing its "
+        "Retracted event'; END"
+    )
 
 
 def _postgres_statement(events: str) -> str:
@@ -165,7 +178,7 @@ def _postgres_statement(events: str) -> str:
     return (
         "DO $ledger$ BEGIN"
         + function("ledger_refuse_change", _PG_REFUSE)
-        + function("ledger_ids_guard", _PG_IDS_GUARD)
+        + function("ledger_ids_guard", _pg_ids_guard(events))
         + trigger("ledger_events_refuse_change", events, "BEFORE UPDATE OR DELETE", "ledger_refuse_change")
         + trigger("ledger_events_refuse_truncate", events, "BEFORE TRUNCATE", "ledger_refuse_change")
         + trigger("ledger_ids_refuse_change", IDS_TABLE, "BEFORE UPDATE OR DELETE", "ledger_ids_guard")

@@ -119,6 +119,8 @@ def test_the_event_id_index_only_ever_gains_ids_and_retractions(ledger: Any, sto
         assert "append-only" in refused(db, "DELETE FROM ledger_ids WHERE id = 'in-C1'")
         assert "append-only" in refused(db, "UPDATE ledger_ids SET seq = 1 WHERE id = 'in-C1'")
         assert "append-only" in refused(db, "UPDATE ledger_ids SET id = 'in-X' WHERE id = 'in-C1'")
+        # Marking an id retracted with no Retracted event would hide it from every answer.
+        assert "append-only" in refused(db, "UPDATE ledger_ids SET retracted = 1 WHERE id = 'in-C1'")
     clock.tick(hours=1)
     ledger.append_lines(jsonl({"type": "Retracted", "id": "rt1", "target": "in-C2", "reason": "重复登记",
                                "occurred_at": "2024-03-04T12:00:00+08:00"}))
