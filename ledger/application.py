@@ -49,6 +49,7 @@ from ledger.records import (
     Logged,
     Record,
     content_bytes,
+    effective_content,
     link_bytes,
     record_from_state,
     sliced_content,
@@ -332,6 +333,28 @@ class Ledger:
                 projector.project(tx, given[projector.name])
             self._track(tx, projector.name, position)
 
+    def _first_naming(self, tx: Tx, kind: str, name: str, besides: str) -> str | None:
+        """The id of the first stored event (not retracted, nor ``besides``) that names ``name``
+        as a ``kind`` (staff, unit, post), a correction's replacement included."""
+        needle, after = orjson.dumps(name), 0
+        while True:
+            rows = self.store.rows_holding(tx, needle, after, 500)
+            for row in rows:
+                record = record_from_state(*row)
+                content = record.content
+                if record.event_id == besides or record.type == "Retracted":
+                    continue
+                if record.type == "Corrected":
+                    content = content["replacement"]
+                cls = EVENT_TYPES.get(str(content.get("type")))
+                for field_name, of_kind in (cls.references.items() if cls is not None else ()):
+                    value = content.get(field_name)
+                    if of_kind == kind and (value == name or (isinstance(value, list) and name in value)):
+                        return record.event_id
+            if len(rows) < 500:
+                return None
+            after = rows[-1][0]
+
     def _track(self, tx: Tx, name: str, position: int) -> None:
         """Move a read model's tracking position (the library's table: one row per position)."""
         try:
@@ -473,6 +496,9 @@ _PROVISIONAL = 1 << 60
 _CORRECTIONS = ("Corrected", "Retracted")
 #: Each type's stream (a correction's is its target's): its prefix (``case:``), the field
 #: naming it, and whether it is an entity's stream (``ENTITY_KINDS``).
+#: The event types that define a staff member, unit or post (the kind of name they define).
+_DEFINED_BY = {"StaffRegistered": "staff", "UnitDefined": "unit", "PostDefined": "post"}
+
 _STREAM_OF = {name: (f"{cls.stream_kind}:", cls.stream_field, cls.stream_kind in ENTITY_KINDS)
               for name, cls in EVENT_TYPES.items() if name not in _CORRECTIONS}
 
@@ -585,6 +611,8 @@ class _Checker:
             if not line_errors and (type_name == "Retracted" or (
                     type_name == "InquiryReceived" and know.stored.get("case:" + data["case"]))):
                 line_errors = self._history_errors(line)  # (a receipt again: after one retracted)
+                if not line_errors and type_name == "Retracted":
+                    line_errors = self._dependant_errors(line)
         if line_errors:
             self.errors.extend(line_errors)
             return
@@ -641,6 +669,32 @@ class _Checker:
                              "", line.data, "", "")
         new = stream_problems(stream, [*records, provisional], self.tz) - stream_problems(stream, records, self.tz)
         return [LineError(line.number, field_name, f"{problem}; {advice}") for problem in sorted(new)]
+
+    def _dependant_errors(self, line: Line) -> list[LineError]:
+        """A staff member, unit or post whose definition is retracted stops being known: refused
+        while any event still names them (those events would name no one the ledger knows).
+        Events of the same file before this line are not looked at: the ledger's, and the
+        person's own stream, are."""
+        target = line.data["target"]
+        info = self.know.ids[target]
+        kind = _DEFINED_BY.get(info.type)
+        if kind is None:
+            return []
+        stream = info.stream
+        name = stream.partition(":")[2]
+        records = self._records_of(stream)
+        provisional = Record(_PROVISIONAL + len(records) + 1, stream, 0, line.id or "(this line)", self.now,
+                             "", line.data, "", "")
+        remaining = effective_content([*records, provisional])
+        if any(f.content["type"] == info.type for f in remaining):
+            return []  # another definition of theirs stands
+        own = [f.record.event_id for f in remaining]  # (a person's absences, a post's role changes)
+        named = own[0] if own else self.ledger._first_naming(self.tx, kind, name, target)
+        if named is None:
+            return []
+        return [LineError(line.number, "target", f"{kind} {name!r} would no longer be known, but event {named} "
+                          f"names them: retract or correct the events that name {name!r} first, or correct "
+                          f"{target} instead")]
 
     def _fingerprint(self, event_id: str, info: IdInfo) -> str:
         if info.fingerprint is None:

@@ -569,6 +569,21 @@ class Store:
             rows.extend((int(s), str(o), int(v), state_bytes(s, o, st)) for s, o, v, st in tx.fetchall())
         return rows
 
+    def rows_holding(self, tx: Tx, needle: bytes, after: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+        """(seq, stream, version, state) of the events not retracted whose stored bytes hold
+        ``needle``, after ``after``, in order: a scan of the whole log, for the rare question of
+        which events name something (the caller decodes them to be sure)."""
+        holds = ("instr(CAST(e.state AS BLOB), CAST(? AS BLOB)) > 0" if self.dialect == "sqlite"
+                 else "position(CAST(? AS bytea) in e.state) > 0")
+        tx.execute(
+            f"SELECT e.{self.seq_column}, e.originator_id, e.originator_version, {self.state_of('e.')}"
+            f" FROM {self.events_table} e JOIN ledger_ids i ON i.seq = e.{self.seq_column}"
+            f" WHERE i.retracted = 0 AND e.{self.seq_column} > ? AND {holds}"
+            f" ORDER BY e.{self.seq_column} LIMIT ?",
+            (after, needle, limit),
+        )
+        return [(int(s), str(o), int(v), state_bytes(s, o, st)) for s, o, v, st in tx.fetchall()]
+
     def streams_like(self, tx: Tx, prefix: str) -> list[str]:
         """Names of the streams starting with ``prefix`` (e.g. ``post:``)."""
         tx.execute(

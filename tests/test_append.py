@@ -461,3 +461,30 @@ def test_a_retraction_or_a_receipt_again_must_leave_the_history_in_order(ledger:
     # In order (the later absence, then the return, then its start; the acceptance, then the handoff): taken.
     assert ledger.append_lines(jsonl(retract("ab3"), retract("ab2"), retract("ab1"))).appended == 3
     assert ledger.append_lines(jsonl(retract("h2"), retract("h1"))).appended == 2
+
+
+def test_a_definition_is_not_retracted_while_events_name_what_it_defines(ledger: Any) -> None:
+    """Retracting a staff member's registration (a unit's, a post's definition) would leave the
+    events naming them naming no one: refused, naming one of those events, until they are gone."""
+    away = {"type": "AbsenceStarted", "id": "ab1", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-c",
+            "reason": "trip"}
+    ledger.append_lines(jsonl(*BASE, inquiry(), inquiry("C2", received_by=["s-c"], post=None), away))
+
+    def retract(target: str) -> dict[str, Any]:
+        return {"type": "Retracted", "occurred_at": "2024-12-01T09:00:00+08:00", "target": target, "reason": "登记有误"}
+
+    assert errors_of(ledger, retract("st-a")) == [
+        "line 1: target: staff 's-a' would no longer be known, but event p-water names them: retract or correct "
+        "the events that name 's-a' first, or correct st-a instead"]
+    assert errors_of(ledger, retract("p-water")) == [
+        "line 1: target: post 'water' would no longer be known, but event in-C1 names them: retract or correct "
+        "the events that name 'water' first, or correct p-water instead"]
+    assert errors_of(ledger, retract("st-c")) == [  # their own absence first
+        "line 1: target: staff 's-c' would no longer be known, but event ab1 names them: retract or correct "
+        "the events that name 's-c' first, or correct st-c instead"]
+    assert errors_of(ledger, retract("ab1"), retract("st-c")) == [
+        "line 2: target: staff 's-c' would no longer be known, but event in-C2 names them: retract or correct "
+        "the events that name 's-c' first, or correct st-c instead"]
+    # Once nothing that stands names them, the registration may go.
+    assert ledger.append_lines(jsonl(retract("ab1"), retract("in-C2"))).appended == 2
+    assert ledger.append_lines(jsonl(retract("st-c"))).appended == 1
