@@ -521,6 +521,9 @@ class _Checker:
         #: (line, type, content, field prefix), checked once the whole file is known.
         self.deferred: list[tuple[int, str, dict[str, Any], str]] = []
         self.absence_lines: dict[str, int] = {}  # AbsenceStarted ids of this batch -> line
+        #: A person's stream a correction or retraction of this batch touched -> the last such
+        #: line (its number, the field to name, the advice), checked in ``finish``.
+        self.histories: dict[str, tuple[int, str, str]] = {}
         #: The batch's own records of each entity stream (id, content bytes): a correction
         #: derives its stream again from the stored records and these.
         self.kept: dict[str, list[tuple[str, bytes]]] = {}
@@ -654,7 +657,9 @@ class _Checker:
     def _history_errors(self, line: Line) -> list[LineError]:
         """A correction or retraction of a case's or a person's event, or a case received again
         after its receipt was retracted, must leave the history consistent (``stream_problems``):
-        only what the line itself would break is reported."""
+        only what the line itself would break is reported. A person's history is checked once
+        the file has been read (``finish``), as the file leaves it: the start and the return of
+        an absence may be retracted in either order."""
         if line.type == "InquiryReceived":
             stream = f"case:{line.data['case']}"
             field_name, advice = "occurred_at", "correct or retract that event first"
@@ -662,7 +667,13 @@ class _Checker:
             stream = self.know.ids[line.data["target"]].stream
             field_name, advice = (("replacement.occurred_at", "correct the other event too, or in another order")
                                   if line.type == "Corrected" else ("target", "correct or retract that event first"))
-        if stream.partition(":")[0] not in ("case", "staff"):
+        kind = stream.partition(":")[0]
+        if kind == "staff":
+            if line.type == "Retracted":
+                advice = "correct or retract that event too"
+            self.histories[stream] = (line.number, field_name, advice)  # (the stream's last such line)
+            return []
+        if kind != "case":
             return []
         records = self._records_of(stream)
         provisional = Record(_PROVISIONAL + len(records) + 1, stream, 0, line.id or "(this line)", self.now,
@@ -711,7 +722,13 @@ class _Checker:
         """The checks that need the whole file."""
         for number, type_name, data, prefix in self.deferred:
             self.errors.extend(self.know.deferred_errors(number, type_name, data, prefix))
+        for stream, (number, field_name, advice) in self.histories.items():
+            stored = self.know.stored.get(stream, [])
+            new = stream_problems(stream, self._records_of(stream), self.tz) - stream_problems(stream, stored, self.tz)
+            self.errors.extend(LineError(number, field_name, f"{problem}; {advice}") for problem in sorted(new))
         for staff, first, second in self.know.open_absence_overlaps():
+            if f"staff:{staff}" in self.histories:
+                continue  # (reported by the history check, at the correction's line)
             self.errors.append(LineError(
                 self.absence_lines.get(first.start_id, 0), "occurred_at",
                 f"the absence of {staff!r} from {self.know.when(first.start)} never ends, so it overlaps "
