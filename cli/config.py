@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 from collections.abc import Callable
@@ -38,19 +39,26 @@ def _calendar(state: State, known_at: datetime | None = None) -> WorkingCalendar
     return calendar_from(effective(ledger.records(ledger.streams("calendar:")), state.tz, known_at))
 
 
-def _append_config(state: State, payload: dict[str, Any], label: str) -> None:
+def _append_config(state: State, payload: dict[str, Any], label: str, source: str) -> None:
     body = {k: v for k, v in payload.items() if k != "occurred_at"}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-    payload["id"] = f"{label}#{digest}"  # the same file added twice is one event
+    # The same file added twice is one event; added again after a retraction, a new one.
     with state.ledger.store.read() as tx:
-        if tx.execute("SELECT 1 FROM ledger_ids WHERE id = ?", (payload["id"],)).fetchone():
-            click.echo(f"{label} is already in the ledger; nothing written")
-            return
+        for n in itertools.count(1):
+            payload["id"] = f"{label}#{digest}" + (f"~{n}" if n > 1 else "")
+            row = tx.execute("SELECT retracted FROM ledger_ids WHERE id = ?", (payload["id"],)).fetchone()
+            if row is None:
+                break
+            if not row[0]:
+                click.echo(f"{label} is already in the ledger; nothing written")
+                return
     try:
         result = state.ledger.append_lines([json.dumps(payload, ensure_ascii=False)])
     except InvalidInput as exc:
-        for error in exc.errors:
-            click.echo(str(error).replace("line 1: ", ""), err=True)
+        for error in exc.errors:  # (named as in the file: the event's `pack`/`schedule` is the file)
+            field = error.field.removeprefix("pack.").removeprefix("schedule.")
+            click.echo(f"{source}: " + ("" if field in ("pack", "schedule") else f"{field}: ") + error.message,
+                       err=True)
         click.echo("nothing was written.", err=True)
         sys.exit(1)
     if result.appended:
@@ -154,7 +162,7 @@ def policy_add(state: State, file: str) -> None:
     """
     pack, raw = _load(file, load_pack_file, PolicyFileError)
     payload = {"type": "PolicyAdded", "occurred_at": _now(state), "policy": pack.id, "pack": raw}
-    _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}")
+    _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}", file)
 
 
 @click.group()
@@ -211,7 +219,7 @@ def calendar_add(state: State, file: str) -> None:
     """
     schedule, raw = _load(file, load_schedule_file, ScheduleFileError)
     payload = {"type": "CalendarYearAdded", "occurred_at": _now(state), "year": schedule.year, "schedule": raw}
-    _append_config(state, payload, f"calendar year {schedule.year}")
+    _append_config(state, payload, f"calendar year {schedule.year}", file)
 
 
 def _load(file: str, loader: Callable[[str], T], error: type[PolicyFileError | ScheduleFileError]) -> tuple[T, Any]:

@@ -87,6 +87,9 @@ _CHECKED_NOW = {name: tuple((f, kind) for f, kind, deferred in reference_plan(na
 
 Err = Callable[[str, str], None]
 
+#: The configuration's event types, and the command that adds each.
+_CONFIGURATION_TYPES = {"PolicyAdded": "policy", "CalendarYearAdded": "calendar"}
+
 #: Stream kinds of the configuration (packs, calendar years), learnt in the order recorded.
 _CONFIGURATION = frozenset({"policy", "calendar"})
 
@@ -392,6 +395,10 @@ class Knowledge:
             return
         if line.type != "Corrected":
             return
+        if info.type in _CONFIGURATION_TYPES:  # (a pack or a year is checked whole, against all the others)
+            err("target", f"a {info.type} is not corrected: retract {target!r} (`ledger retract`) and add the "
+                f"corrected file again (`ledger {_CONFIGURATION_TYPES[info.type]} add FILE`)")
+            return
         replacement = {**line.data["replacement"]}
         given_type = replacement.setdefault("type", info.type)
         if given_type != info.type:
@@ -417,6 +424,11 @@ class Knowledge:
         self.check_references(model.type_name, Line.of(0, model).data, err, "replacement.")
 
     def _check_policy(self, line: Line, at: datetime, err: Err) -> None:
+        pack = line.data["pack"]
+        if isinstance(pack, dict) and pack.get("id") != line.data["policy"]:
+            err("pack.id", f"must be {line.data['policy']!r}, the pack this event adds a version of "
+                f"(`policy`), not {pack.get('id')!r}")
+            return
         try:
             self.catalogue.with_added(parse_pack(line.data["pack"], line.data["policy"]))
         except PolicyFileError as exc:
@@ -427,8 +439,13 @@ class Knowledge:
 
     def _check_calendar_year(self, line: Line, at: datetime, err: Err) -> None:
         year = line.data["year"]
+        schedule = line.data["schedule"]
+        if isinstance(schedule, dict) and schedule.get("year") != year:
+            err("schedule.year", f"must be {year}, the year this event adds (`year`), not {schedule.get('year')!r}")
+            return
         if year in self.calendar_years:
-            err("year", f"the calendar already knows {year}")
+            err("year", f"the calendar already knows {year}: a wrong year is retracted (`ledger retract`) "
+                "before its corrected file is added")
         try:
             parse_schedule(line.data["schedule"], f"year {year}")
         except ScheduleFileError as exc:

@@ -186,7 +186,8 @@ def test_calendar_commands(run: Any, tmp_path: Path) -> None:
     assert "does not know 2031" in unknown.output and "ledger calendar add FILE" in unknown.output
     year = tmp_path / "2031.json"
     year.write_text(json.dumps({"year": 2031, "source": "测试", "holidays": [
-        {"name": "元旦", "from": "2031-01-01", "to": "2031-01-01"}], "workdays": []}), encoding="utf-8")
+        {"name": "元旦", "from": "2031-01-01", "to": "2031-01-01"}], "workdays": []}, ensure_ascii=False),
+                    encoding="utf-8")
     assert run("calendar", "add", str(year)).exit_code == 0
     assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["year"] == 2031
     bad = tmp_path / "bad-year.json"
@@ -391,3 +392,49 @@ def test_the_recorded_at_append_prints_is_a_known_at_that_includes_the_batch(bas
     found = re.search(r"recorded at (\S+)\)", out)
     assert found, out
     assert base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--known-at", found.group(1)).exit_code == 0
+
+
+def test_configuration_is_fixed_by_retracting_it_and_adding_the_file_again(run: Any, tmp_path: Path) -> None:
+    """A pack or a year is checked whole when added; a correction would skip that, so it is refused."""
+    year = tmp_path / "2031.json"
+    year.write_text(json.dumps({"year": 2031, "source": "测试", "holidays": [
+        {"name": "元旦", "from": "2031-01-01", "to": "2031-01-01"}], "workdays": []}, ensure_ascii=False),
+                    encoding="utf-8")
+    assert run("calendar", "add", str(year)).exit_code == 0
+    events = json.loads(run("events", "--format", "json").output)
+    added = next(e["id"] for e in events if e["type"] == "CalendarYearAdded")
+    fix = tmp_path / "fix.jsonl"
+    fix.write_text(json.dumps({"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": added,
+                               "reason": "x", "replacement": {"occurred_at": "2024-12-01T09:00:00+08:00",
+                                                              "year": 2031, "schedule": {"year": 2031}}}) + "\n",
+                   encoding="utf-8")
+    refused = run("append", str(fix))
+    assert refused.exit_code == 1
+    assert (f"target: a CalendarYearAdded is not corrected: retract {added!r} (`ledger retract`) and add the "
+            "corrected file again (`ledger calendar add FILE`)") in refused.output
+    again = year.with_name("2031-again.json")
+    again.write_text(year.read_text(encoding="utf-8").replace("测试", "测试二"), encoding="utf-8")
+    known = run("calendar", "add", str(again))
+    assert known.exit_code == 1 and f"{again}: year: the calendar already knows 2031" in known.output
+    assert run("retract", "--target", added, "--reason", "录入有误").exit_code == 0
+    assert run("calendar", "show", "2031").exit_code == 1
+    readded = run("calendar", "add", str(year))  # the same file again, after its retraction
+    assert readded.exit_code == 0 and "added calendar year 2031" in readded.output, readded.output
+    assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["year"] == 2031
+
+
+def test_a_configuration_event_adds_what_it_names(run: Any, tmp_path: Path) -> None:
+    """The year (pack id) an event is filed under and the one its content holds must agree."""
+    lines = tmp_path / "smuggled.jsonl"
+    lines.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in (
+        {"type": "CalendarYearAdded", "occurred_at": "2024-12-01T09:00:00+08:00", "year": 2099,
+         "schedule": {"year": 2025, "source": "x", "holidays": []}},
+        {"type": "PolicyAdded", "occurred_at": "2024-12-01T09:00:00+08:00", "policy": "foo",
+         "pack": {"id": "office-x", "effective_from": "2024-01-01", "extends": "shihezi-2021"}},
+    )) + "\n", encoding="utf-8")
+    result = run("append", str(lines))
+    assert result.exit_code == 1
+    assert "line 1: schedule.year: must be 2099, the year this event adds (`year`), not 2025" in result.output
+    assert "line 2: pack.id: must be 'foo', the pack this event adds a version of (`policy`), not 'office-x'" \
+        in result.output
+    assert json.loads(run("calendar", "show", "2025", "--format", "json").output)["working_days"] == 248
