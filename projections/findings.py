@@ -10,6 +10,12 @@ pack's leadership tiers are listed inside the finding (``also_liable``), never a
 Not violations: a reply by the due (any outcome, including an explained refusal); a delay
 after two or more reminders to the requester by the due (001 限时 art. 3, when adopted);
 suspended time (the clock already leaves it out).
+
+Two pack versions may meet in one finding, each for its own part: the clock (the limit, how it is
+counted, suspensions, extensions, the reminders excuse) is the version in force on the day of
+receipt, what the requester was told; the rule that fits, the leadership tiers and the rule's
+clauses are the version in force on the day of the breach. The limit's own clause is quoted from
+the version that set it, and the explanation names both versions where they differ.
 """
 
 from __future__ import annotations
@@ -154,7 +160,8 @@ class _Judge:
                 # A late reply cites first the clause of the limit it missed (a pack's kinds may
                 # each have their own), then the rule's; the other rules cite their own clauses.
                 limit_clause = clock.limit.clause if rule == "handler_late" and clock.limit else None
-                return self._finding(rule, pack, liable, due, due, zh, en, [*evidence, *more], limit_clause)
+                return self._finding(rule, pack, liable, due, due, zh, en, [*evidence, *more], limit_clause,
+                                     clock.pack)
         return None
 
     def _fits(
@@ -256,7 +263,7 @@ class _Judge:
         late = [f for f in self.file.facts if isinstance(f.event, HandedOff)][:1]
         evidence = [*self.file.receipt.evidence, *clock.evidence, *(e for f in late for e in f.evidence)]
         return self._finding("late_transfer", pack, first, due, due, zh, en, evidence,
-                             clock.limit.clause if clock.limit else None)
+                             clock.limit.clause if clock.limit else None, clock.pack)
 
     def piecemeal(self, at: datetime) -> list[Finding]:
         """Each later materials request listing items on no earlier one (未一次性告知)."""
@@ -292,15 +299,29 @@ class _Judge:
     def _finding(
         self, rule: str, pack: PolicyPack, liable: str, due: datetime | None, breached_at: datetime,
         what_zh: str, what_en: str, evidence: Iterable[str], limit_clause: str | None = None,
+        limit_pack: PolicyPack | None = None,
     ) -> Finding:
+        """``pack``: the version in force on the day of the breach (its rules, tiers and clauses);
+        ``limit_pack``: the version that set the missed limit (at receipt), which the limit's
+        own clause, cited first, is quoted from."""
         keys = rule_clauses(pack, rule)
-        if limit_clause is not None and limit_clause in pack.clauses:
+        source = {key: pack for key in keys}
+        if limit_clause is not None and limit_pack is not None and limit_clause in limit_pack.clauses:
             keys = tuple(dict.fromkeys((limit_clause, *keys)))
+            source[limit_clause] = limit_pack
         key = keys[0]
-        clause = pack.clauses[key]
+        quoted = source[key]
+        clause = quoted.clauses[key]
         name = self.world.name_of(liable, breached_at)
         role_zh, role_en = _ROLES.get(rule, ("", ""))
-        zh = (f"{what_zh}。依据{_source_zh(pack, key)}，由{role_zh}{name}承担责任：「{clause.zh}」")
+        if limit_pack is not None and limit_pack.effective_from != pack.effective_from:
+            # The limit is the one the case was received under; the liability, the later version's.
+            what_zh += (f"（时限按受理当日施行的{limit_pack.effective_from.isoformat()}版计算，"
+                        f"责任按{pack.effective_from.isoformat()}版认定）")
+            what_en += (f" (the limit is that of the version in force from {limit_pack.effective_from.isoformat()}, "
+                        f"on the day of receipt; liability is judged by the version in force from "
+                        f"{pack.effective_from.isoformat()})")
+        zh = (f"{what_zh}。依据{_source_zh(quoted, key)}，由{role_zh}{name}承担责任：「{clause.zh}」")
         en = f"{what_en[:1].upper()}{what_en[1:]}, so {role_en}{name} ({liable}) is liable under {key}: “{clause.en}”"
         return Finding(
             case=self.file.case, rule=rule, liable=liable, liable_name=name, clause=key,

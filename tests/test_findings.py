@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.policy import PolicyCatalogue
+from ledger.policy import PolicyCatalogue, parse_pack
 from ledger.records import Fact
 from projections.findings import Finding, findings
 from projections.responsibility import who
@@ -311,6 +311,34 @@ def test_each_case_is_judged_by_the_pack_version_in_force() -> None:
     old = only(judge([inquiry(at="2024-05-31 09:00")], world(), "2024-07-01 09:00", catalogue))
     new = only(judge([inquiry(at="2024-06-03 09:00")], world(), "2024-07-01 09:00", catalogue))
     assert old.due == t("2024-06-04 23:59:59.999") and new.due == t("2024-06-10 23:59:59.999")
+
+
+def test_a_finding_quotes_the_limit_it_missed_from_the_version_that_set_it() -> None:
+    """Received under the 2021 version (4 days, art. 5(5)); breached under a later one that quotes
+    that clause shorter and lets a different clause set a 7-day limit: the limit cited is the one missed."""
+    later = parse_pack({
+        "id": "shihezi-2021", "extends": "shihezi-2021", "effective_from": "2024-06-01",
+        "limits": {"general": {"reply": {"days": 7, "count": "calendar", "from": "receipt",
+                                         "clause": "X 办法 art. 1"}}},
+        "rules": {"handler_late": {"clauses": ["X 办法 art. 1"]}},
+        "clauses": {"X 办法 art. 1": {"file": "office-rules.txt", "section": "办事时限办法", "article": "第一条",
+                                      "zh": "七日内答复。", "en": "Reply within seven days."},
+                    "000 首问 art. 5(5)": {"file": "000_a1a78aef9bd31309.txt", "section": "首问负责制 (附件1)",
+                                           "article": "第五条第5项", "zh": "最迟应在4日内将办理情况回复本人",
+                                           "en": "Reply within 4 days at the latest."}},
+    }, "test")
+    catalogue = CAT.with_added(later)
+    old = only(judge([inquiry(at="2024-05-31 09:00")], world(), "2024-07-01 09:00", catalogue))
+    assert old.due == t("2024-06-04 23:59:59.999")
+    assert old.clauses == ("000 首问 art. 5(5)", "X 办法 art. 1")
+    assert old.clause_zh == CAT.in_force("shihezi-2021", t("2024-05-31 09:00").date()).clauses[
+        "000 首问 art. 5(5)"].zh
+    assert old.policy_version == "2024-06-01"
+    assert "（时限按受理当日施行的2021-12-28版计算，责任按2024-06-01版认定）" in old.explanation_zh
+    assert "the limit is that of the version in force from 2021-12-28, on the day of receipt" in old.explanation_en
+    new = only(judge([inquiry(at="2024-06-03 09:00")], world(), "2024-07-01 09:00", catalogue))
+    assert (new.clause, new.clause_zh, new.due) == ("X 办法 art. 1", "七日内答复。", t("2024-06-10 23:59:59.999"))
+    assert "版计算" not in new.explanation_zh
 
 
 # --- status: overdue and caseload -------------------------------------------------------------------------
