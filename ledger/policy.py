@@ -67,10 +67,16 @@ Citation = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+#: The longest limit a pack may set: a year of calendar days (no regulation shipped sets more than 30).
+MAX_LIMIT_DAYS = 366
+
+
 def _strict_positive_int(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         got = json.dumps(value, ensure_ascii=False)
         raise ValueError(f"must be a whole number of days, like 5; got {got}")
+    if value > MAX_LIMIT_DAYS:
+        raise ValueError(f"must be at most {MAX_LIMIT_DAYS} days; got {value}")
     return value
 
 
@@ -98,12 +104,22 @@ class KindLimits(BaseModel):
     transfer: Limit | None = None
 
 
+def _plain_file_name(value: Any) -> Any:
+    if isinstance(value, str) and ("/" in value or "\\" in value or value.startswith(".")):
+        raise ValueError(f"must be the regulation's file name alone, like 000_a1a78aef9bd31309.txt, "
+                         f"without a folder; got {value!r}")
+    return value
+
+
 class Clause(BaseModel):
-    """One cited provision: where it is, its Chinese text verbatim, and an English rendering."""
+    """One cited provision: where it is, its Chinese text verbatim, and an English rendering.
+
+    ``file`` names the regulation: one shipped in ``ledger/regulations/`` (then ``zh`` must be
+    found in it, whitespace aside) or the office's own, by name."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file: Text
+    file: Annotated[Text, AfterValidator(_plain_file_name)]
     section: Text
     article: Text
     zh: Text
@@ -190,6 +206,16 @@ class PolicyPack(BaseModel):
                 out.append(f"rules.{name}.notify: only no_handover says whom A must notify")
             elif spec.notify is not None and "b" not in spec.notify:
                 out.append(f"rules.{name}.notify: must include \"b\" (A always tells B, 000 AB art. 7)")
+        for kind, kl in self.limits.items():
+            if kl.transfer is not None and kl.transfer.from_ != "receipt":
+                out.append(f"limits.{kind}.transfer.from: must be \"receipt\": a transfer is due from the "
+                           "receipt (the first-asked staff hands the case over; nothing is accepted before it)")
+        for key, clause in self.clauses.items():
+            shipped = _shipped_text(clause.file)
+            if shipped is not None and _squash(clause.zh) not in shipped:
+                out.append(f"clauses.{key}.zh: is not in {clause.file}, a regulation shipped with the ledger "
+                           f"(ledger/regulations/{clause.file}): a clause of it is quoted verbatim, "
+                           "whitespace aside")
         if len(set(self.closures)) != len(self.closures):
             out.append("closures: a date is listed twice")
         if check_citations:
@@ -349,6 +375,19 @@ def regulation_text(file: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@cache
+def _shipped_text(file: str) -> str | None:
+    """The regulation ``file`` shipped with the package, whitespace removed; None if not shipped."""
+    try:
+        return _squash(regulation_text(file))
+    except PolicyNotFound:
+        return None
+
+
 # --- the catalogue -----------------------------------------------------------------------
 
 
@@ -391,7 +430,8 @@ class PolicyCatalogue:
         """A catalogue that also holds ``pack``, its ``extends`` resolved.
 
         Raises :class:`PolicyFileError` for a duplicate (id, effective_from), an unknown or
-        not-yet-in-force base, or citations the resolved version cannot find.
+        not-yet-in-force base, citations the resolved version cannot find, or a version dated on or
+        before one that extends its pack (which would then have inherited from it).
         """
         new = PolicyCatalogue.__new__(PolicyCatalogue)
         new._versions = self._adding(pack)
@@ -439,6 +479,18 @@ class PolicyCatalogue:
                 (f"effective_from: a version of {resolved.id!r} effective "
                  f"{resolved.effective_from} already exists; "
                  "a new version needs a new effective_from")
+            ])
+        # A version took what it left out from the base in force on its own effective date; one
+        # dated earlier, added now, would change that base after the fact: refused, not re-resolved.
+        inheriting = [q for versions in self._versions.values() for q in versions
+                      if q.extends == resolved.id and q.effective_from >= resolved.effective_from]
+        if inheriting:
+            q = inheriting[0]
+            raise PolicyFileError(f"policy {resolved.id!r}", [
+                (f"effective_from: {resolved.effective_from} is before the version of {q.id!r} effective "
+                 f"{q.effective_from}, which extends {resolved.id!r} and took what it leaves out from the "
+                 f"version in force then; versions are added in date order: retract that one (`ledger "
+                 f"retract`), add this one, then add it again")
             ])
         versions = tuple(sorted((*existing, resolved), key=lambda p: p.effective_from))
         return {**self._versions, resolved.id: versions}

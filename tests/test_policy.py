@@ -377,6 +377,26 @@ class TestExtends:
         ]
 
 
+    def test_a_version_dated_before_one_that_extends_its_pack_is_refused(self) -> None:
+        cat = CATALOGUE.with_added(parse_pack(REGISTRATION, "f"))  # zhangye-2021 from 2024-01-01
+        earlier = {"id": "zhangye-2021", "extends": "zhangye-2021", "effective_from": "2023-06-01",
+                   "closures": ["2023-06-02"]}
+        with pytest.raises(PolicyFileError) as err:
+            cat.with_added(parse_pack(earlier, "f"))
+        assert err.value.messages == [
+            "effective_from: 2023-06-01 is before the version of 'zhangye-2021' effective 2024-01-01, which "
+            "extends 'zhangye-2021' and took what it leaves out from the version in force then; versions are "
+            "added in date order: retract that one (`ledger retract`), add this one, then add it again"]
+        office = cat.with_added(parse_pack({"id": "gaotai", "extends": "zhangye-2021",
+                                            "effective_from": "2024-03-01"}, "f"))
+        with pytest.raises(PolicyFileError, match="the version of 'gaotai' effective 2024-03-01"):
+            office.with_added(parse_pack({**earlier, "effective_from": "2024-02-01"}, "f"))
+        # In date order it is inherited; a later version than every one that extends it is fine.
+        ordered = CATALOGUE.with_added(parse_pack(earlier, "f")).with_added(parse_pack(REGISTRATION, "f"))
+        assert ordered.in_force("zhangye-2021", d("2024-03-05")).closures == (d("2023-06-02"),)
+        assert cat.with_added(parse_pack({**earlier, "effective_from": "2024-06-01"}, "f"))
+
+
 # --- bad pack files ---------------------------------------------------------------------
 
 GOOD: dict[str, Any] = {
@@ -501,6 +521,37 @@ class TestPackFiles:
         with pytest.raises(PolicyFileError) as err:
             parse_pack({**GOOD, field: value}, "own.json")
         assert any(m.startswith(start) for m in err.value.messages), err.value.messages
+
+    def test_a_limit_is_at_most_a_year_and_a_transfer_counts_from_receipt(self) -> None:
+        def limits(days: int, frm: str = "receipt") -> dict[str, Any]:
+            return {"general": {"reply": {"days": days, "count": "calendar", "from": "receipt", "clause": "OWN §1"},
+                                "transfer": {"days": 1, "count": "working", "from": frm, "clause": "OWN §1"}}}
+
+        assert parse_pack({**GOOD, "limits": limits(366)}, "own.json").limits["general"].reply.days == 366
+        with pytest.raises(PolicyFileError) as err:
+            parse_pack({**GOOD, "limits": limits(10**12, "acceptance")}, "own.json")
+        assert err.value.messages == ["limits.general.reply.days: must be at most 366 days; got 1000000000000"]
+        with pytest.raises(PolicyFileError) as err:
+            parse_pack({**GOOD, "limits": limits(5, "acceptance")}, "own.json")
+        assert err.value.messages == [
+            'limits.general.transfer.from: must be "receipt": a transfer is due from the receipt (the first-asked '
+            "staff hands the case over; nothing is accepted before it)"]
+
+    def test_a_clause_names_its_file_alone_and_quotes_a_shipped_one_verbatim(self) -> None:
+        art = {"file": "000_a1a78aef9bd31309.txt", "section": "首问负责制", "article": "第五条第5项", "en": "e",
+               "zh": "首问负责人最迟应在4日内\n  将办理情况回复本人"}
+        pack = parse_pack({**GOOD, "clauses": {**GOOD["clauses"], "000 art": art}}, "own.json")
+        assert pack.clauses["000 art"].zh.startswith("首问负责人")  # whitespace aside, verbatim
+        with pytest.raises(PolicyFileError) as err:
+            parse_pack({**GOOD, "clauses": {**GOOD["clauses"], "000 art": {**art, "zh": "首问负责人应在7日内回复"}}},
+                       "own.json")
+        assert err.value.messages == [
+            "clauses.000 art.zh: is not in 000_a1a78aef9bd31309.txt, a regulation shipped with the ledger "
+            "(ledger/regulations/000_a1a78aef9bd31309.txt): a clause of it is quoted verbatim, whitespace aside"]
+        for file in ("../regulations/000_a1a78aef9bd31309.txt", "office\\rules.txt", ".hidden"):
+            with pytest.raises(PolicyFileError) as err:
+                parse_pack({**GOOD, "clauses": {"OWN §1": {**GOOD["clauses"]["OWN §1"], "file": file}}}, "own.json")
+            assert err.value.messages[0].startswith("clauses.OWN §1.file: must be the regulation's file name alone")
 
     def test_not_json_and_not_an_object(self, tmp_path: Path) -> None:
         with pytest.raises(PolicyFileError, match="not valid JSON"):
