@@ -39,7 +39,12 @@ def _calendar(state: State, known_at: datetime | None = None) -> WorkingCalendar
     return calendar_from(effective(ledger.records(ledger.streams("calendar:")), state.tz, known_at))
 
 
-def _append_config(state: State, payload: dict[str, Any], label: str, source: str) -> None:
+def _append_config(state: State, payload: dict[str, Any], label: str, source: str,
+                   replacing: str | None = None, reason: str | None = None) -> None:
+    """Record a pack version or calendar year; with ``replacing``, retract that event in the same
+    batch first (checked as one: the cases under a pack keep a version in force throughout)."""
+    if (replacing is None) != (reason is None):
+        raise click.UsageError("--replacing and --reason go together: the event replaced and why")
     body = {k: v for k, v in payload.items() if k != "occurred_at"}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     # The same file added twice is one event; added again after a retraction, a new one.
@@ -49,22 +54,40 @@ def _append_config(state: State, payload: dict[str, Any], label: str, source: st
             row = tx.execute("SELECT retracted FROM ledger_ids WHERE id = ?", (payload["id"],)).fetchone()
             if row is None:
                 break
-            if not row[0]:
+            if not row[0] and payload["id"] != replacing:
                 click.echo(f"{label} is already in the ledger; nothing written")
                 return
+    lines = [json.dumps(payload, ensure_ascii=False)]
+    if replacing is not None:
+        retraction = {"type": "Retracted", "occurred_at": payload["occurred_at"], "target": replacing,
+                      "reason": reason}
+        lines.insert(0, json.dumps(retraction, ensure_ascii=False))
     try:
-        result = state.ledger.append_lines([json.dumps(payload, ensure_ascii=False)])
+        result = state.ledger.append_lines(lines)
     except InvalidInput as exc:
         for error in exc.errors:  # (named as in the file: the event's `pack`/`schedule` is the file)
+            if replacing is not None and error.line == 1:
+                option = {"target": "--replacing", "reason": "--reason"}.get(error.field, error.field)
+                click.echo(f"{option}: {error.message}", err=True)
+                continue
             field = error.field.removeprefix("pack.").removeprefix("schedule.")
             click.echo(f"{source}: " + ("" if field in ("pack", "schedule") else f"{field}: ") + error.message,
                        err=True)
         click.echo("nothing was written.", err=True)
         sys.exit(1)
     if result.appended:
-        click.echo(f"added {label} (event {result.first_seq})")
+        replaced = f", replacing {replacing}" if replacing is not None else ""
+        click.echo(f"added {label} (event {result.last_seq}{replaced})")
     else:
         click.echo(f"{label} is already in the ledger; nothing written")
+
+
+def _replacing(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--replacing EVENT --reason TEXT``: the version this file corrects, retracted with it."""
+    command = click.option("--reason", help="why the replaced event is retracted (with --replacing)")(command)
+    return click.option("--replacing", metavar="EVENT",
+                        help="the event id of the version this file corrects: it is retracted in the same "
+                             "batch, so what was judged under it never stands without a version")(command)
 
 
 @click.group()
@@ -148,21 +171,27 @@ def policy_show(state: State, pack_id: str, on: datetime | None, fmt: str) -> No
 
 @policy.command("add")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_replacing
 @pass_state
-def policy_add(state: State, file: str) -> None:
+def policy_add(state: State, file: str, replacing: str | None, reason: str | None) -> None:
     """Add an office's own pack version (format: README, Policy packs).
 
     The file is validated (every bad field reported), resolved against the packs already
     known (`extends`), and recorded as a PolicyAdded event: it takes effect for acts on or
     after its `effective_from`, and "as known at" queries before today do not see it.
 
+    A version is not corrected: a wrong one is replaced, its corrected file added with
+    --replacing (the wrong version's event id, from `ledger events`) and --reason, which
+    retracts it in the same batch. Versions are added in date order.
+
     \b
     Example:
       ledger policy add examples/zhangye-sections.json
+      ledger policy add fixed.json --replacing 'policy zhangye-2021 effective 2024-01-01#…' --reason 时限有误
     """
     pack, raw = _load(file, load_pack_file, PolicyFileError)
     payload = {"type": "PolicyAdded", "occurred_at": _now(state), "policy": pack.id, "pack": raw}
-    _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}", file)
+    _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}", file, replacing, reason)
 
 
 @click.group()
@@ -204,14 +233,16 @@ def calendar_show(state: State, year: int, fmt: str) -> None:
 
 @calendar.command("add")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_replacing
 @pass_state
-def calendar_add(state: State, file: str) -> None:
+def calendar_add(state: State, file: str, replacing: str | None, reason: str | None) -> None:
     """Add a year's official schedule (as the State Council publishes it each autumn).
 
     Format (README, Calendar): {"year": 2027, "source": "国务院办公厅关于2027年部分节假日安排的通知",
     "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"}, ...],
     "workdays": [{"date": "2027-02-07", "name": "春节"}, ...]}. Cases whose clocks ran into
-    that year get their answers from then on.
+    that year get their answers from then on. A wrong year is replaced with --replacing
+    (its event id) and --reason.
 
     \b
     Example:
@@ -219,7 +250,7 @@ def calendar_add(state: State, file: str) -> None:
     """
     schedule, raw = _load(file, load_schedule_file, ScheduleFileError)
     payload = {"type": "CalendarYearAdded", "occurred_at": _now(state), "year": schedule.year, "schedule": raw}
-    _append_config(state, payload, f"calendar year {schedule.year}", file)
+    _append_config(state, payload, f"calendar year {schedule.year}", file, replacing, reason)
 
 
 def _load(file: str, loader: Callable[[str], T], error: type[PolicyFileError | ScheduleFileError]) -> tuple[T, Any]:

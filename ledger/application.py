@@ -35,6 +35,7 @@ from ledger.forks import fork, own_store, parent_death_signal, picklable
 from ledger.integrity import append_only_statements, insert_guards_lifted
 from ledger.interchange import InvalidInput, Line, LineError, fingerprint, read_lines
 from ledger.knowledge import (
+    CONFIGURATION_TYPES,
     ENTITY_KINDS,
     FORWARD_TYPES,
     IdInfo,
@@ -43,6 +44,7 @@ from ledger.knowledge import (
     replacement_of,
     stream_problems,
 )
+from ledger.policy import PolicyError
 from ledger.records import (
     GENESIS,
     SLICEABLE_FIELDS,
@@ -335,7 +337,12 @@ class Ledger:
 
     def _first_naming(self, tx: Tx, kind: str, name: str, besides: str) -> str | None:
         """The id of the first stored event (not retracted, nor ``besides``) that names ``name``
-        as a ``kind`` (staff, unit, post), a correction's replacement included."""
+        as a ``kind`` (staff, unit, post, policy), a correction's replacement included."""
+        return next((record.event_id for record, _ in self._naming(tx, kind, name, besides)), None)
+
+    def _naming(self, tx: Tx, kind: str, name: str, besides: str) -> Iterator[tuple[Record, dict[str, Any]]]:
+        """The stored events (not retracted, nor ``besides``) that name ``name`` as a ``kind``, in
+        the order recorded, each with the content that names it (a correction's replacement)."""
         needle, after = orjson.dumps(name), 0
         while True:
             rows = self.store.rows_holding(tx, needle, after, 500)
@@ -350,9 +357,10 @@ class Ledger:
                 for field_name, of_kind in (cls.references.items() if cls is not None else ()):
                     value = content.get(field_name)
                     if of_kind == kind and (value == name or (isinstance(value, list) and name in value)):
-                        return record.event_id
+                        yield record, content
+                        break
             if len(rows) < 500:
-                return None
+                return
             after = rows[-1][0]
 
     def _track(self, tx: Tx, name: str, position: int) -> None:
@@ -524,6 +532,8 @@ class _Checker:
         #: A person's stream a correction or retraction of this batch touched -> the last such
         #: line (its number, the field to name, the advice), checked in ``finish``.
         self.histories: dict[str, tuple[int, str, str]] = {}
+        #: Pack versions this batch retracts: (line, event id), checked in ``finish``.
+        self.pack_retractions: list[tuple[int, str]] = []
         #: The batch's own records of each entity stream (id, content bytes): a correction
         #: derives its stream again from the stored records and these.
         self.kept: dict[str, list[tuple[str, bytes]]] = {}
@@ -647,6 +657,10 @@ class _Checker:
         if correction:
             if type_name == "Retracted":
                 ids[data["target"]].retracted = True
+                if ids[data["target"]].type in CONFIGURATION_TYPES:
+                    know.forget_configuration(data["target"])
+                    if ids[data["target"]].type == "PolicyAdded":
+                        self.pack_retractions.append((line.number, data["target"]))
             if entity:
                 know.derive(stream, self._records_of(stream))
         else:
@@ -707,6 +721,47 @@ class _Checker:
                           f"names them: retract or correct the events that name {name!r} first, or correct "
                           f"{target} instead")]
 
+    def _pack_retraction_errors(self) -> list[LineError]:
+        """A pack version retracted must leave, as the whole file leaves the catalogue (a corrected
+        version may follow the retraction in the same file), every other standing version resolvable
+        and every case received under that pack, or one extending it, a limit for its kind on the
+        day of receipt: otherwise the read side could judge no case at all."""
+        know = self.know
+        number, target = self.pack_retractions[-1]
+        advice = (f"add the corrected version in the same batch (`ledger policy add FILE --replacing {target!r} "
+                  "--reason TEXT`)")
+        out = [LineError(number, "target", f"without it, the pack version {standing} no longer resolves "
+                         f"({why}): retract that one too, before this one, and add it again after")
+               for standing, why in know.unresolved.items()]
+        affected = {self.know.ids[t].stream.partition(":")[2] for _, t in self.pack_retractions}
+        while True:  # and the packs whose versions extend one of them
+            more = {policy for _, policy, pack in know.packs if pack.get("extends") in affected} - affected
+            if not more:
+                break
+            affected |= more
+        receipts: dict[str, tuple[str, str, str, datetime]] = {
+            case: (state.received_id, state.policy, state.kind, state.received_at)
+            for case, state in know.cases.items() if state.policy in affected}
+        unread = sorted({content["case"] for policy in sorted(affected)
+                         for _, content in self.ledger._naming(self.tx, "policy", policy, "")
+                         if content.get("type") == "InquiryReceived"} - set(know.cases))
+        for fact in effective_content(self._stored_records([f"case:{case}" for case in unread])):
+            content = fact.content
+            if content["type"] == "InquiryReceived" and content["policy"] in affected:
+                receipts[content["case"]] = (fact.record.event_id, content["policy"], content["kind"],
+                                             fact.occurred_at)
+        stranded: dict[str, list[str]] = {}  # why -> the cases
+        for case, (event_id, policy, kind, at) in sorted(receipts.items()):
+            try:
+                know.catalogue.limits_for(policy, kind, at.astimezone(self.tz).date())
+            except PolicyError as exc:
+                stranded.setdefault(str(exc), []).append(f"{case!r} (event {event_id})")
+        for why, cases in stranded.items():
+            rest = f" and {len(cases) - 3} more" if len(cases) > 3 else ""
+            out.append(LineError(number, "target", f"case {', '.join(cases[:3])}{rest} would then be judged by "
+                                 f"no pack version: {why}; {advice}"))
+        return out
+
     def _fingerprint(self, event_id: str, info: IdInfo) -> str:
         if info.fingerprint is None:
             info.fingerprint = fingerprint(next(b for i, b in self.kept[info.stream] if i == event_id))
@@ -722,6 +777,8 @@ class _Checker:
         """The checks that need the whole file."""
         for number, type_name, data, prefix in self.deferred:
             self.errors.extend(self.know.deferred_errors(number, type_name, data, prefix))
+        if self.pack_retractions:
+            self.errors.extend(self._pack_retraction_errors())
         for stream, (number, field_name, advice) in self.histories.items():
             stored = self.know.stored.get(stream, [])
             new = stream_problems(stream, self._records_of(stream), self.tz) - stream_problems(stream, stored, self.tz)

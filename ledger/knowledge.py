@@ -68,6 +68,7 @@ class CaseState:
     received_id: str
     received_at: datetime
     policy: str
+    kind: str
     replied_at: datetime | None = None
     replied_id: str | None = None
     pending: set[str] = field(default_factory=set)  # staff a handoff awaits
@@ -88,7 +89,7 @@ _CHECKED_NOW = {name: tuple((f, kind) for f, kind, deferred in reference_plan(na
 Err = Callable[[str, str], None]
 
 #: The configuration's event types, and the command that adds each.
-_CONFIGURATION_TYPES = {"PolicyAdded": "policy", "CalendarYearAdded": "calendar"}
+CONFIGURATION_TYPES = {"PolicyAdded": "policy", "CalendarYearAdded": "calendar"}
 
 #: Stream kinds of the configuration (packs, calendar years), learnt in the order recorded.
 _CONFIGURATION = frozenset({"policy", "calendar"})
@@ -113,6 +114,11 @@ class Knowledge:
     cases: dict[str, CaseState] = field(default_factory=dict)
     absences: dict[str, list[Absence]] = field(default_factory=dict)
     _limits: dict[tuple[str, str, date], KindLimits | PolicyError] = field(default_factory=dict)
+    #: Each pack version applied, in the order recorded: (event id, policy, pack as in its file).
+    packs: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    #: Versions that stand but no longer resolve once a retraction took away what they extended
+    #: (event id -> why): the catalogue leaves them out, as the read side would fail on them.
+    unresolved: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.latest = (self.now + FUTURE_TOLERANCE).astimezone(UTC)
@@ -188,7 +194,7 @@ class Knowledge:
         """Fold one fact into the entities (valid-time order within a stream); ``at`` in UTC."""
         if type_name in CASE_TYPES:
             if type_name == "InquiryReceived":
-                self.cases[data["case"]] = CaseState(event_id, at, data["policy"])
+                self.cases[data["case"]] = CaseState(event_id, at, data["policy"], data["kind"])
                 return
             state = self.cases.get(data["case"])
             if state is None:
@@ -220,8 +226,28 @@ class Knowledge:
             self.catalogue = self.catalogue.with_added(parse_pack(data["pack"], data["policy"]))
             self._known["policy"] = self.catalogue
             self._limits.clear()
+            self.packs.append((event_id, data["policy"], data["pack"]))
         elif type_name == "CalendarYearAdded":
             self.calendar_years.add(data["year"])
+
+    def forget_configuration(self, event_id: str) -> None:
+        """A pack version or calendar year retracted by this batch: known no more, so the file may
+        add its corrected version after it. The catalogue is built again from the versions that
+        stand, in the order recorded, as the read side builds it."""
+        info = self.ids[event_id]
+        if info.type == "CalendarYearAdded":
+            self.calendar_years.discard(int(info.stream.partition(":")[2]))
+            return
+        self.packs = [p for p in self.packs if p[0] != event_id]
+        catalogue, self.unresolved = PolicyCatalogue.builtin(), {}
+        for standing, policy, pack in self.packs:
+            try:
+                catalogue = catalogue.with_added(parse_pack(pack, policy))
+            except PolicyFileError as exc:
+                self.unresolved[standing] = exc.messages[0]
+        self.catalogue = catalogue
+        self._known["policy"] = catalogue
+        self._limits.clear()
 
     def _open_absence_before(self, staff: str, at: datetime) -> Absence | None:
         for absence in reversed(self.absences.get(staff, [])):
@@ -395,9 +421,9 @@ class Knowledge:
             return
         if line.type != "Corrected":
             return
-        if info.type in _CONFIGURATION_TYPES:  # (a pack or a year is checked whole, against all the others)
+        if info.type in CONFIGURATION_TYPES:  # (a pack or a year is checked whole, against all the others)
             err("target", f"a {info.type} is not corrected: retract {target!r} (`ledger retract`) and add the "
-                f"corrected file again (`ledger {_CONFIGURATION_TYPES[info.type]} add FILE`)")
+                f"corrected file again (`ledger {CONFIGURATION_TYPES[info.type]} add FILE`)")
             return
         replacement = {**line.data["replacement"]}
         given_type = replacement.setdefault("type", info.type)
@@ -433,6 +459,12 @@ class Knowledge:
             self.catalogue.with_added(parse_pack(line.data["pack"], line.data["policy"]))
         except PolicyFileError as exc:
             for message in exc.messages:
+                if message.startswith("effective_from: a version of") and isinstance(pack, dict):
+                    added = [e for e, policy, p in self.packs
+                             if policy == line.data["policy"] and p.get("effective_from") == pack.get("effective_from")]
+                    if added:
+                        message += (f" (event {added[0]!r}); to correct that version, add this file with "
+                                    f"--replacing {added[0]!r} --reason TEXT (`ledger policy add`)")
                 err("pack", message)
         except PolicyError as exc:
             err("pack", str(exc))

@@ -190,6 +190,11 @@ def test_calendar_commands(run: Any, tmp_path: Path) -> None:
                     encoding="utf-8")
     assert run("calendar", "add", str(year)).exit_code == 0
     assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["year"] == 2031
+    readded_id = [e["id"] for e in json.loads(run("events", "--format", "json").output)
+                  if e["type"] == "CalendarYearAdded"][-1]
+    replaced = run("calendar", "add", str(again), "--replacing", readded_id, "--reason", "来源有误")  # in one batch
+    assert replaced.exit_code == 0 and f"replacing {readded_id}" in replaced.output, replaced.output
+    assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["source"] == "测试二"
     bad = tmp_path / "bad-year.json"
     bad.write_text(json.dumps({"year": 2032, "source": "x", "holidays": [
         {"name": "元旦", "from": "2033-01-01", "to": "2032-01-01"}], "workdays": [{"date": "2032-01-05",
@@ -421,6 +426,11 @@ def test_configuration_is_fixed_by_retracting_it_and_adding_the_file_again(run: 
     readded = run("calendar", "add", str(year))  # the same file again, after its retraction
     assert readded.exit_code == 0 and "added calendar year 2031" in readded.output, readded.output
     assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["year"] == 2031
+    readded_id = [e["id"] for e in json.loads(run("events", "--format", "json").output)
+                  if e["type"] == "CalendarYearAdded"][-1]
+    replaced = run("calendar", "add", str(again), "--replacing", readded_id, "--reason", "来源有误")  # in one batch
+    assert replaced.exit_code == 0 and f"replacing {readded_id}" in replaced.output, replaced.output
+    assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["source"] == "测试二"
 
 
 def test_a_configuration_event_adds_what_it_names(run: Any, tmp_path: Path) -> None:
@@ -438,3 +448,81 @@ def test_a_configuration_event_adds_what_it_names(run: Any, tmp_path: Path) -> N
     assert "line 2: pack.id: must be 'foo', the pack this event adds a version of (`policy`), not 'office-x'" \
         in result.output
     assert json.loads(run("calendar", "show", "2025", "--format", "json").output)["working_days"] == 248
+
+
+def _pack_file(tmp_path: Path, name: str, pack: dict[str, Any]) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(pack, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+OFFICE_Y = {"id": "office-y", "extends": "zhangye-2021", "effective_from": "2023-01-01",
+            "limits": {"registration": {"reply": {"days": 5, "count": "working", "from": "receipt",
+                                                  "clause": "004 限时 §3"}}}}
+
+
+def _added(run: Any, policy: str) -> str:
+    """The event id of the first version of ``policy`` added."""
+    events = json.loads(run("events", "--format", "json").output)
+    return next(e["id"] for e in events if e["type"] == "PolicyAdded" and e["stream"] == f"policy:{policy}")
+
+
+def test_a_pack_version_cases_are_judged_by_is_replaced_in_one_batch(base: Any, tmp_path: Path) -> None:
+    """Retracted alone, it would leave its cases under no version (every query over them would fail)."""
+    assert base("policy", "add", _pack_file(tmp_path, "y.json", OFFICE_Y)).exit_code == 0
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("\n".join(jsonl(*(inquiry(c, policy="office-y", kind="registration") for c in ("C1", "C2"))))
+                     + "\n", encoding="utf-8")
+    assert base("append", str(cases)).exit_code == 0
+    wrong = _added(base, "office-y")
+    alone = base("retract", "--target", wrong, "--reason", "时限有误")
+    assert alone.exit_code == 1
+    assert ("Retracted: target (--target): case 'C1' (event in-C1), 'C2' (event in-C2) would then be judged by no "
+            "pack version: no policy pack 'office-y'") in alone.output
+    assert f"`ledger policy add FILE --replacing {wrong!r} --reason TEXT`" in alone.output
+    fixed = OFFICE_Y | {"limits": {"registration": {"reply": {"days": 3, "count": "working", "from": "receipt",
+                                                              "clause": "004 限时 §3"}}}}
+    path = _pack_file(tmp_path, "y-fixed.json", fixed)
+    again = base("policy", "add", path)
+    assert again.exit_code == 1
+    assert (f"{path}: effective_from: a version of 'office-y' effective 2023-01-01 already exists; a new version "
+            f"needs a new effective_from (event {wrong!r}); to correct that version, add this file with --replacing "
+            f"{wrong!r} --reason TEXT") in again.output
+    assert base("policy", "add", path, "--replacing", wrong).exit_code == 2  # (a retraction says why)
+    unknown = base("policy", "add", path, "--replacing", "nope", "--reason", "x")
+    assert unknown.exit_code == 1 and "--replacing: " in unknown.output and "'nope'" in unknown.output
+    replaced = base("policy", "add", path, "--replacing", wrong, "--reason", "时限有误")
+    assert replaced.exit_code == 0 and f"replacing {wrong}" in replaced.output, replaced.output
+    shown = json.loads(base("policy", "show", "office-y", "--format", "json").output)
+    assert shown["limits"]["registration"]["reply"]["days"] == 3
+    who = json.loads(base("who", "C1", "--at", "2024-03-05T09:00:00+08:00", "--format", "json").output)
+    assert who["primary"]["staff"] == "s-a"
+    types = [e["type"] for e in json.loads(base("events", "--format", "json").output)[-2:]]
+    assert types == ["Retracted", "PolicyAdded"]
+
+
+def test_a_version_another_extends_is_not_taken_away_and_versions_come_in_date_order(
+        run: Any, tmp_path: Path) -> None:
+    assert run("policy", "add", _pack_file(tmp_path, "y.json", OFFICE_Y)).exit_code == 0
+    office_x = {"id": "office-x", "extends": "office-y", "effective_from": "2024-01-01", "closures": ["2024-05-06"]}
+    assert run("policy", "add", _pack_file(tmp_path, "x.json", office_x)).exit_code == 0
+    base_id, extending = _added(run, "office-y"), _added(run, "office-x")
+    alone = run("retract", "--target", base_id, "--reason", "录入有误")
+    assert alone.exit_code == 1
+    assert (f"target (--target): without it, the pack version {extending} no longer resolves (extends: no pack "
+            "'office-y' is known") in alone.output
+    assert run("policy", "show", "office-x").exit_code == 0  # (the ledger still reads)
+    earlier = _pack_file(tmp_path, "y2.json", {"id": "office-y", "extends": "office-y", "effective_from": "2023-06-01",
+                                              "limits": {"permit": {"reply": {"days": 2, "count": "working",
+                                                                              "from": "receipt",
+                                                                              "clause": "004 限时 §3"}}}})
+    refused = run("policy", "add", earlier)
+    assert refused.exit_code == 1
+    assert (f"{earlier}: effective_from: 2023-06-01 is before the version of 'office-x' effective 2024-01-01, "
+            "which extends 'office-y'") in refused.output
+    # In date order: the later one out, the earlier in, the later one again (it now inherits both).
+    assert run("retract", "--target", extending, "--reason", "按日期顺序重录").exit_code == 0
+    assert run("policy", "add", earlier).exit_code == 0
+    assert run("policy", "add", str(tmp_path / "x.json")).exit_code == 0
+    shown = json.loads(run("policy", "show", "office-x", "--format", "json").output)
+    assert shown["closures"] == ["2024-05-06"] and set(shown["limits"]) == {"registration", "permit"}
