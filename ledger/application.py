@@ -502,11 +502,10 @@ Pending = tuple[str, str, str, str, bytes]
 #: (they only order the records; the store gives the real ones).
 _PROVISIONAL = 1 << 60
 _CORRECTIONS = ("Corrected", "Retracted")
-#: Each type's stream (a correction's is its target's): its prefix (``case:``), the field
-#: naming it, and whether it is an entity's stream (``ENTITY_KINDS``).
 #: The event types that define a staff member, unit or post (the kind of name they define).
 _DEFINED_BY = {"StaffRegistered": "staff", "UnitDefined": "unit", "PostDefined": "post"}
-
+#: Each type's stream (a correction's is its target's): its prefix (``case:``), the field
+#: naming it, and whether it is an entity's stream (``ENTITY_KINDS``).
 _STREAM_OF = {name: (f"{cls.stream_kind}:", cls.stream_field, cls.stream_kind in ENTITY_KINDS)
               for name, cls in EVENT_TYPES.items() if name not in _CORRECTIONS}
 

@@ -422,8 +422,8 @@ class Knowledge:
         if line.type != "Corrected":
             return
         if info.type in CONFIGURATION_TYPES:  # (a pack or a year is checked whole, against all the others)
-            err("target", f"a {info.type} is not corrected: retract {target!r} (`ledger retract`) and add the "
-                f"corrected file again (`ledger {CONFIGURATION_TYPES[info.type]} add FILE`)")
+            err("target", f"a {info.type} is not corrected: add the corrected file in its place (`ledger "
+                f"{CONFIGURATION_TYPES[info.type]} add FILE --replacing {target!r} --reason TEXT`)")
             return
         replacement = {**line.data["replacement"]}
         given_type = replacement.setdefault("type", info.type)
@@ -476,8 +476,8 @@ class Knowledge:
             err("schedule.year", f"must be {year}, the year this event adds (`year`), not {schedule.get('year')!r}")
             return
         if year in self.calendar_years:
-            err("year", f"the calendar already knows {year}: a wrong year is retracted (`ledger retract`) "
-                "before its corrected file is added")
+            err("year", f"the calendar already knows {year}: a wrong year is replaced (`ledger calendar add "
+                "FILE --replacing EVENT --reason TEXT`)")
         try:
             parse_schedule(line.data["schedule"], f"year {year}")
         except ScheduleFileError as exc:

@@ -489,8 +489,8 @@ class PolicyCatalogue:
             raise PolicyFileError(f"policy {resolved.id!r}", [
                 (f"effective_from: {resolved.effective_from} is before the version of {q.id!r} effective "
                  f"{q.effective_from}, which extends {resolved.id!r} and took what it leaves out from the "
-                 f"version in force then; versions are added in date order: retract that one (`ledger "
-                 f"retract`), add this one, then add it again")
+                 f"version in force then; versions are added in date order: retract that one, add this one, "
+                 f"then add that one again (in one file for `ledger append` if cases are judged by it)")
             ])
         versions = tuple(sorted((*existing, resolved), key=lambda p: p.effective_from))
         return {**self._versions, resolved.id: versions}

@@ -386,7 +386,8 @@ class TestExtends:
         assert err.value.messages == [
             "effective_from: 2023-06-01 is before the version of 'zhangye-2021' effective 2024-01-01, which "
             "extends 'zhangye-2021' and took what it leaves out from the version in force then; versions are "
-            "added in date order: retract that one (`ledger retract`), add this one, then add it again"]
+            "added in date order: retract that one, add this one, then add that one again (in one file for "
+            "`ledger append` if cases are judged by it)"]
         office = cat.with_added(parse_pack({"id": "gaotai", "extends": "zhangye-2021",
                                             "effective_from": "2024-03-01"}, "f"))
         with pytest.raises(PolicyFileError, match="the version of 'gaotai' effective 2024-03-01"):
