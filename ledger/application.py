@@ -730,7 +730,7 @@ class _Checker:
         advice = (f"add the corrected version in the same batch (`ledger policy add FILE --replacing {target!r} "
                   "--reason TEXT`)")
         out = [LineError(number, "target", f"without it, the pack version {standing} no longer resolves "
-                         f"({why}): retract that one too, before this one, and add it again after")
+                         f"({why}): retract that one too (in either order), and add it again after")
                for standing, why in know.unresolved.items()]
         affected = {self.know.ids[t].stream.partition(":")[2] for _, t in self.pack_retractions}
         while True:  # and the packs whose versions extend one of them
