@@ -521,3 +521,14 @@ def test_a_version_another_extends_is_not_taken_away_and_versions_come_in_date_o
     assert run("policy", "add", str(tmp_path / "x.json")).exit_code == 0
     shown = json.loads(run("policy", "show", "office-x", "--format", "json").output)
     assert shown["closures"] == ["2024-05-06"] and set(shown["limits"]) == {"registration", "permit"}
+    # All of them at once, the base first: each is checked as the whole file leaves the catalogue.
+    standing = [e["id"] for e in json.loads(run("events", "--format", "json").output)
+                if e["type"] == "PolicyAdded" and e["id"] != extending]
+    everything = tmp_path / "withdraw.jsonl"
+    everything.write_text("\n".join(jsonl(*({"type": "Retracted", "occurred_at": "2024-12-01T09:00:00+08:00",
+                                              "target": i, "reason": "撤回"} for i in standing))) + "\n",
+                          encoding="utf-8")
+    assert standing[0] == base_id and len(standing) == 3
+    withdrawn = run("append", str(everything))
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert run("policy", "show", "office-x").exit_code == 1
