@@ -114,6 +114,54 @@ def personal_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(sorted(parts, key=len, reverse=True)), re.IGNORECASE)
 
 
+_DROPPED = re.compile(f"[{_SEPARATORS}]+")
+
+
+@lru_cache(maxsize=1 << 16)  # (ids, types and instants come back in event after event)
+def _fold(text: str) -> str:
+    """Width, case, accents, spaces and separators folded away: where a personal value's pattern
+    could match in ``text``, its folded form is a substring of the text's folded form (a combining
+    mark after the match, which NFKC would compose into it, is dropped like any other)."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    if not folded.isascii():
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return _DROPPED.sub("", folded)
+
+
+class PersonalMatcher:
+    """A requester's values to mask in free text. Most texts do not name them, and the pattern
+    (``personal_pattern``) costs milliseconds to compile: it is compiled only once a text's folded
+    form holds a folded value, and then kept (one per case)."""
+
+    __slots__ = ("_pattern", "needles", "values")
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+        self.needles = tuple(n for n in (_fold(v) for v in values) if n)
+        self._pattern: re.Pattern[str] | bool | None = False  # False: not compiled yet
+
+    def may_name(self, text: str) -> bool:
+        """Whether ``text`` may hold one of the values (never False when it does)."""
+        if not self.needles:
+            return False
+        folded = _fold(text)
+        return any(n in folded for n in self.needles)
+
+    def sub(self, text: str) -> str:
+        if not self.may_name(text):
+            return text
+        if self._pattern is False:
+            self._pattern = personal_pattern(self.values)
+        pattern = self._pattern
+        return text if not isinstance(pattern, re.Pattern) else pattern.sub(REQUESTER_MASK, text)
+
+
+@lru_cache(maxsize=4096)
+def personal_matcher(values: tuple[str, ...]) -> PersonalMatcher | None:
+    """The matcher of a requester's values (None without any)."""
+    return PersonalMatcher(values) if values else None
+
+
 def _norm(value: Any) -> str:
     """Fold the ways one value is typed: width (NFKC), case, spaces, dashes."""
     text = unicodedata.normalize("NFKC", str(value or "")).casefold()
@@ -150,7 +198,7 @@ class Pseudonymiser:
         ``replacement``) gets its ``key``; name and contact are dropped unless ``include_pii``.
         In its texts, the requester's name and contact are replaced: this event's own, and
         ``also`` (those of the case it belongs to: a reply's note may name the requester)."""
-        personal = personal_pattern(tuple(sorted({str(v) for v in (*requester_values(content), *also)})))
+        personal = personal_matcher(tuple(sorted({str(v) for v in (*requester_values(content), *also)})))
         return dict(self._walk(content, personal))
 
     def masked(self, text: str | None, also: Iterable[str] = ()) -> str | None:
@@ -158,16 +206,16 @@ class Pseudonymiser:
         notes), masked as the events' texts are: ``also`` names the case's requester."""
         if text is None or self.include_pii:
             return text
-        return str(self._walk(text, personal_pattern(tuple(sorted({str(v) for v in also})))))
+        return str(self._walk(text, personal_matcher(tuple(sorted({str(v) for v in also})))))
 
-    def _walk(self, value: Any, personal: re.Pattern[str] | None, field: str = "") -> Any:
+    def _walk(self, value: Any, personal: PersonalMatcher | None, field: str = "") -> Any:
         # Text first, and a dict before the Mapping ABC: an export walks every value of every
         # event, and most are text (an isinstance against an ABC is several times slower).
         if isinstance(value, str):
             if self.include_pii:
                 return value
             if personal is not None:
-                value = personal.sub(REQUESTER_MASK, value)
+                value = personal.sub(value)
             return MOBILE.sub(MASK, value)
         if isinstance(value, dict | Mapping):  # (a dict is matched first, without the ABC)
             if field == "requester":

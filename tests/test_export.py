@@ -19,11 +19,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli.main import cli
 from ledger.application import Ledger
 from projections.export import SCHEMA_VERSION, SNAPSHOTS, TABLES
-from projections.pseudonyms import MOBILE, Pseudonymiser
+from projections.pseudonyms import MOBILE, PersonalMatcher, Pseudonymiser, personal_pattern
 from projections.queries import Queries
 from projections.readmodels import default_projectors
 from projections.status import case_status
@@ -307,6 +309,29 @@ def test_the_requesters_data_is_masked_however_it_is_retyped() -> None:
     content = {"type": "InquiryReceived", "requester": {"name": "Li Si", "contact": "0527 8456 1234"},
                "matter": "LI  SI 来电，座机0527-84561234，又拨０５２７８４５６１２３４；ＬＩ　ＳＩ 的邻居"}
     assert a.content(content)["matter"] == "[requester] 来电，座机[requester]，又拨[requester]；[requester] 的邻居"
+
+
+_PIECES = ["Li Si", "LI  SI", "ＬＩ　ＳＩ", "li-si", "0527 8456 1234", "0527-84561234", "０５２７８４５６１２３４",
+           "曹德胜", "曹 德胜", "来电", " ", "-", "（", "）", ".", "5", "ß", "SS", "a", "İ", "\u0301", "\u0323", "í"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=8), st.lists(st.sampled_from(_PIECES[:8]), min_size=1, max_size=3))
+def test_the_requesters_pattern_is_skipped_only_where_it_could_not_match(pieces: list[str], values: list[str]) -> None:
+    """The matcher folds a text and compiles the pattern only if a folded value is in it: the answer
+    is the pattern's on every text."""
+    text, key = "".join(pieces), tuple(sorted(set(values)))
+    pattern = personal_pattern(key)
+    expected = text if pattern is None else pattern.sub("[requester]", text)
+    assert PersonalMatcher(key).sub(text) == expected
+
+
+def test_a_text_that_does_not_name_the_requester_compiles_no_pattern() -> None:
+    matcher = PersonalMatcher(("曹德胜", "13817264405"))
+    plain = "宿舍热水器不出热水，s-00040 2024-03-04T09:00:00+08:00"
+    assert matcher.sub(plain) == plain
+    assert matcher._pattern is False  # (a millisecond's compile per case, for nothing)
+    assert matcher.sub("回电 138-1726-4405") == "回电 [requester]" and matcher._pattern is not False
 
 
 def test_the_requesters_name_is_masked_in_every_event_of_the_case(tmp_path: Path) -> None:
