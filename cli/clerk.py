@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 
 from cli.context import State, pass_state
 from ledger import events as ev
-from ledger.interchange import InvalidInput
+from ledger.interchange import REPEATED_KEY, InvalidInput, repeated_key
 from ledger.records import effective
 
 #: command name -> (event model, example arguments)
@@ -207,6 +207,8 @@ def _value(model: type[ev.EventModel], key: str, raw: str) -> Any:
         given = json.loads(raw)
     except json.JSONDecodeError:
         given = raw
+    if (repeated := repeated_key(raw)) is not None:  # JSON would keep the last without a word
+        raise click.BadParameter(f"{key}={raw}: {repeated or 'the value'}: {REPEATED_KEY}", param_hint="--set")
     if is_list:
         return given if isinstance(given, list) else [item.strip() for item in raw.split(",") if item.strip()]
     if core is str or (isinstance(core, type) and issubclass(core, str)) or typing.get_origin(core) is Literal:

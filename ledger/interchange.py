@@ -200,6 +200,72 @@ def _json_error(text: str) -> str:
     return "not valid JSON"  # orjson refuses what json accepts (e.g. NaN or lone surrogates)
 
 
+#: Said of a key that some object of a line or file gives twice: JSON readers keep the last of
+#: a repeated key without a word, and which value was meant is not the ledger's to guess.
+REPEATED_KEY = "given more than once in the same object; JSON keeps only the last, so give it once"
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object's members as written, repeated keys included (``repeated_key``)."""
+
+
+def repeated_key(text: str | bytes) -> str | None:
+    """The field path (``by``, ``requester.name``, ``replacement.by``) of the first key that
+    some object of this JSON text gives more than once, in the order written; None if there is
+    none or the text is not JSON (its reader says what is wrong)."""
+    try:
+        value = json.loads(text, object_pairs_hook=_Pairs)
+    except ValueError:
+        return None
+    except RecursionError:
+        return ""  # nested too deeply to look: the whole line is named
+    return _repeated_in(value, "")
+
+
+def _repeated_in(value: Any, path: str) -> str | None:
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, inner in value:
+            here = f"{path}.{key}" if path else key
+            if key in seen:
+                return here
+            seen.add(key)
+            if (found := _repeated_in(inner, here)) is not None:
+                return found
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            if (found := _repeated_in(inner, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
+def _key_count(value: Any) -> int:
+    """How many keys the objects of a decoded JSON value hold (a repeated key counts once)."""
+    if isinstance(value, dict):
+        return len(value) + sum(_key_count(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_key_count(v) for v in value)
+    return 0
+
+
+_WHITESPACE = b" \t\r\n"  # JSON's whitespace
+_NO_WHITESPACE = dict.fromkeys(_WHITESPACE)
+
+
+def may_repeat_a_key(text: str | bytes, keys: int) -> bool:
+    """False only if no object of this JSON text gives a key twice, where ``keys`` is how many
+    keys its objects hold once read (``_key_count``); cheap, and True when it cannot tell.
+
+    With its whitespace taken out, every key the text writes ends in a quote followed by a
+    colon; such a pair anywhere else (a string's opening quote, or an escaped quote inside
+    one, followed by a colon) only adds to the count. The count is at least the number of keys
+    written, and equal to ``keys`` only if no key was written twice.
+    """
+    if isinstance(text, bytes):
+        return text.translate(None, _WHITESPACE).count(b'":') != keys
+    return text.translate(_NO_WHITESPACE).count('":') != keys
+
+
 def _checked(number: int, raw: str | bytes, tz: tzinfo) -> tuple[Line | None, list[LineError]]:
     """One line the checked way: every error worded, line and field named."""
     if isinstance(raw, bytes):
@@ -219,6 +285,8 @@ def _checked(number: int, raw: str | bytes, tz: tzinfo) -> tuple[Line | None, li
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None, [LineError(number, "", _json_error(text))]
+    if may_repeat_a_key(text, _key_count(data)) and (path := repeated_key(text)) is not None:
+        return None, [LineError(number, path, REPEATED_KEY if path else "not valid JSON: nested too deeply")]
     event, errors = parse_event(data, number, tz)
     return (Line.of(number, event) if event is not None else None), errors
 
@@ -248,11 +316,14 @@ class _Plan:
     instants: tuple[str, ...]  # fields other than occurred_at holding instants (parsed, range-checked)
     distinct: tuple[str, ...]  # list fields whose items must differ (``_distinct``)
     nested: tuple[str, ...]  # nested objects whose empty optionals are dropped
+    #: Fields the validator fills with their default when absent, each as its key is written
+    #: (``"name":``): a count of the line's keys leaves out those it does not give.
+    filled: tuple[bytes, ...] = ()
 
     @property
     def more(self) -> bool:
-        """Whether anything beyond occurred_at is left to finish (most types: nothing)."""
-        return bool(self.instants or self.distinct or self.nested)
+        """Whether anything beyond occurred_at is left to finish or counted (most types: nothing)."""
+        return bool(self.instants or self.distinct or self.nested or self.filled)
 
 
 class _Unsupported(Exception):
@@ -281,6 +352,9 @@ def _native(schema: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
         inner = _plan_of_fields(schema)
         if any(inner.values()):
             raise _Unsupported("a nested object with instants, distinct lists or objects")
+        if any(f["schema"].get("type") == "default" and f["schema"].get("default") is not None
+               for f in schema["schema"]["fields"].values()):
+            raise _Unsupported("a nested object filling a default (its keys could not be counted)")
         notes["kind"] = "nested"
         return _typed_dict(schema)
     if kind in ("function-wrap", "function-plain", "model-fields", "definitions", "definition-ref"):
@@ -316,7 +390,13 @@ def _plan(model: dict[str, Any]) -> _Plan:
     instants = [key for key in found["instant"] if key != "occurred_at"]
     if len(instants) == len(found["instant"]):
         raise _Unsupported("no occurred_at instant")
-    return _Plan(tuple(instants), tuple(found["distinct"]), tuple(found["nested"]))
+    filled = []
+    for name, field in model["schema"]["fields"].items():
+        schema = field["schema"]
+        if name != "type" and schema.get("type") == "default" and schema.get("default") is not None:
+            key = field.get("validation_alias") if isinstance(field.get("validation_alias"), str) else name
+            filled.append(b'"%s":' % key.encode())
+    return _Plan(tuple(instants), tuple(found["distinct"]), tuple(found["nested"]), tuple(filled))
 
 
 def _plan_of_fields(model: dict[str, Any]) -> dict[str, list[str]]:
@@ -393,13 +473,26 @@ def _fast_with(validate: Callable[[bytes], Any], plans: dict[str, _Plan | None],
     except ValidationError:
         return None
     type_name = data["type"]
+    plan = plans[type_name]
+    # A key given twice leaves the line to the checked reader (``may_repeat_a_key``, inlined):
+    # the keys read are counted before anything is dropped.
+    keys, bare = len(data), raw.translate(None, _WHITESPACE)
+    if plan is not None:
+        for key in plan.nested:
+            inner = data.get(key)
+            if inner is not None:
+                keys += len(inner)
+        for written in plan.filled:  # filled in if absent; a key and its colon: nothing else looks so
+            if written not in bare:
+                keys -= 1
+    if bare.count(b'":') != keys:
+        return None
     try:
         at = _fromiso(data["occurred_at"])
     except ValueError:  # the pattern passed a day or hour that does not exist
         return None
     if at.year in _EDGE_YEARS and not EARLIEST <= at < ev.LATEST:
         return None
-    plan = plans[type_name]
     if plan is not None and not _finish(data, plan):
         return None
     event_id, recorder = data.pop("id", None), data.pop("recorded_by", None)

@@ -26,6 +26,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from ledger.interchange import REPEATED_KEY, repeated_key
+
 FIRST_YEAR = 2000
 LAST_YEAR = 2099
 
@@ -139,10 +141,13 @@ def json_object(
     ``not_object`` is the message for valid JSON that is not an object, with ``{}`` for its type.
     """
     if isinstance(data, str | bytes):
+        text = data
         try:
-            data = json.loads(data)
+            data = json.loads(text)
         except json.JSONDecodeError as e:
             raise error([f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"]) from None
+        if (path := repeated_key(text)) is not None:
+            raise error([f"{path}: {REPEATED_KEY}" if path else "not valid JSON: nested too deeply"])
     if not isinstance(data, Mapping):
         raise error([not_object.format(type(data).__name__)])
     return data

@@ -199,6 +199,23 @@ def test_calendar_commands(run: Any, tmp_path: Path) -> None:
     assert "holidays[0].from" in result.output and "workdays[0].date" in result.output
 
 
+def test_a_configuration_file_giving_a_key_twice_is_refused_naming_it(run: Any, tmp_path: Path) -> None:
+    digest = run("digest").output
+    pack = tmp_path / "twice.json"
+    pack.write_text('{"id": "zhangye-2021", "effective_from": "2024-01-01", "extends": "zhangye-2021", "limits": '
+                    '{"registration": {"reply": {"days": 3, "days": 30, "count": "working", "from": "receipt", '
+                    '"clause": "004 限时 §2"}}}}', encoding="utf-8")
+    result = run("policy", "add", str(pack))
+    assert result.exit_code == 1
+    assert f"{pack}: limits.registration.reply.days: given more than once in the same object" in result.output
+    assert "nothing was written." in result.output
+    year = tmp_path / "2031.json"
+    year.write_text('{"year": 2031, "source": "测试", "year": 2032, "holidays": [], "workdays": []}', encoding="utf-8")
+    result = run("calendar", "add", str(year))
+    assert result.exit_code == 1 and f"{year}: year: given more than once" in result.output
+    assert run("digest").output == digest
+
+
 def test_a_clock_running_into_an_unknown_year_is_answered_once_the_year_is_added(base: Any, tmp_path: Path) -> None:
     """30 working days from 2026-11-20 end in 2027, which the calendar does not know yet."""
     petition = {**inquiry("P1", at="2026-11-20T09:00:00+08:00"), "policy": "suqian-finance", "kind": "petition"}
@@ -363,6 +380,9 @@ def test_correct_reads_each_set_value_as_its_field_takes_it_and_refuses_a_correc
     assert same.exit_code == 1 and "nothing to correct" in same.output
     bare = base("correct", "--target", "in-C1", "--reason", "x")
     assert bare.exit_code == 1 and "give the fields to change with --set" in bare.output
+    twice = base("correct", "--target", "in-C1", "--reason", "x", "--set",
+                 'requester={"name": "王同学", "name": "赵同学"}')
+    assert twice.exit_code == 2 and "name: given more than once in the same object" in twice.output
     assert base("digest").output == digest
 
 

@@ -20,7 +20,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.events import EVENT_TYPES
-from ledger.interchange import FAST_ID_RANGES, FREE_FORM, _checked, _fast, _fast_reader, canonical, read_lines
+from ledger.interchange import (
+    FAST_ID_RANGES,
+    FREE_FORM,
+    REPEATED_KEY,
+    _checked,
+    _fast,
+    _fast_reader,
+    _key_count,
+    _Pairs,
+    canonical,
+    may_repeat_a_key,
+    read_lines,
+    repeated_key,
+)
 from ledger.records import chain_hash, link_bytes, record_body
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -201,3 +214,65 @@ def test_a_lines_fingerprint_hashes_its_canonical_content() -> None:
     assert line.body == canonical(line.data)
     assert line.fingerprint == hashlib.sha256(line.body).hexdigest()
     assert "id" not in line.data and "recorded_by" not in line.data
+
+
+@settings(max_examples=500, deadline=None)
+@given(event=odd_events(), data=st.data())
+def test_a_line_repeating_a_key_is_left_to_the_checked_reader_which_refuses_it(event: dict[str, Any],
+                                                                              data: st.DataObject) -> None:
+    key = data.draw(st.sampled_from(sorted(event)))
+    first = data.draw(values)
+    spacing = data.draw(st.sampled_from(["", " ", "\t", "\r"]))
+    raw = ("{" + json.dumps(key) + spacing + ":" + json.dumps(first, ensure_ascii=False) + ","
+           + json.dumps(event, ensure_ascii=False)[1:]).encode()
+    assert _fast(raw, 2) is None
+    line, errors = _checked(2, raw, TZ)
+    assert line is None and [(e.field, e.message) for e in errors] == [(key, REPEATED_KEY)]
+    _same_as_checked(raw)
+
+
+keys = st.sampled_from(["a", "b", 'q"', "c:", " d"])
+strings = st.text(st.sampled_from(list('ab":{} \t\\,')), max_size=6)
+trees = st.recursive(st.one_of(st.none(), st.integers(0, 9), strings),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.lists(st.tuples(keys, inner), max_size=4).map(_Pairs), max_leaves=12)
+
+
+def _written(value: Any, draw: st.DrawFn) -> str:
+    """JSON text of a tree whose objects are lists of pairs (keys may repeat), spaced at random."""
+    space = lambda: draw(st.sampled_from(["", " ", "\t", "  "]))  # noqa: E731
+    if isinstance(value, _Pairs):
+        members = [json.dumps(k) + space() + ":" + space() + _written(v, draw) for k, v in value]
+        return "{" + space() + ("," + space()).join(members) + space() + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_written(v, draw) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=draw(st.booleans()))
+
+
+def _reference_repeat(value: Any, path: str = "") -> str | None:
+    if isinstance(value, _Pairs):
+        names = [k for k, _ in value]
+        for i, (k, v) in enumerate(value):
+            here = f"{path}.{k}" if path else k
+            if k in names[:i]:
+                return here
+            if (found := _reference_repeat(v, here)) is not None:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if (found := _reference_repeat(v, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(tree=trees, data=st.data())
+def test_the_repeated_key_screen_never_misses_a_repeated_key(tree: Any, data: st.DataObject) -> None:
+    text = _written(tree, data.draw)
+    expected = _reference_repeat(tree)
+    assert repeated_key(text) == expected
+    assert repeated_key(text.encode()) == expected
+    decoded = json.loads(text)
+    if expected is not None:  # the screen lets nothing through that repeats a key
+        assert may_repeat_a_key(text, _key_count(decoded))
+        assert may_repeat_a_key(text.encode(), _key_count(decoded))
