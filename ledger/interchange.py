@@ -239,12 +239,12 @@ def _repeated_in(value: Any, path: str) -> str | None:
     return None
 
 
-def _key_count(value: Any) -> int:
+def key_count(value: Any) -> int:
     """How many keys the objects of a decoded JSON value hold (a repeated key counts once)."""
     if isinstance(value, dict):
-        return len(value) + sum(_key_count(v) for v in value.values())
+        return len(value) + sum(key_count(v) for v in value.values())
     if isinstance(value, list):
-        return sum(_key_count(v) for v in value)
+        return sum(key_count(v) for v in value)
     return 0
 
 
@@ -254,7 +254,7 @@ _NO_WHITESPACE = dict.fromkeys(_WHITESPACE)
 
 def may_repeat_a_key(text: str | bytes, keys: int) -> bool:
     """False only if no object of this JSON text gives a key twice, where ``keys`` is how many
-    keys its objects hold once read (``_key_count``); cheap, and True when it cannot tell.
+    keys its objects hold once read (``key_count``); cheap, and True when it cannot tell.
 
     With its whitespace taken out, every key the text writes ends in a quote followed by a
     colon; such a pair anywhere else (a string's opening quote, or an escaped quote inside
@@ -285,7 +285,7 @@ def _checked(number: int, raw: str | bytes, tz: tzinfo) -> tuple[Line | None, li
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None, [LineError(number, "", _json_error(text))]
-    if may_repeat_a_key(text, _key_count(data)) and (path := repeated_key(text)) is not None:
+    if may_repeat_a_key(text, key_count(data)) and (path := repeated_key(text)) is not None:
         return None, [LineError(number, path, REPEATED_KEY if path else "not valid JSON: nested too deeply")]
     event, errors = parse_event(data, number, tz)
     return (Line.of(number, event) if event is not None else None), errors

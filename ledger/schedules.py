@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from ledger.interchange import REPEATED_KEY, repeated_key
+from ledger.interchange import REPEATED_KEY, key_count, may_repeat_a_key, repeated_key
 
 FIRST_YEAR = 2000
 LAST_YEAR = 2099
@@ -146,7 +146,7 @@ def json_object(
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise error([f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"]) from None
-        if (path := repeated_key(text)) is not None:
+        if may_repeat_a_key(text, key_count(data)) and (path := repeated_key(text)) is not None:
             raise error([f"{path}: {REPEATED_KEY}" if path else "not valid JSON: nested too deeply"])
     if not isinstance(data, Mapping):
         raise error([not_object.format(type(data).__name__)])

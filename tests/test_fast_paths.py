@@ -27,9 +27,9 @@ from ledger.interchange import (
     _checked,
     _fast,
     _fast_reader,
-    _key_count,
     _Pairs,
     canonical,
+    key_count,
     may_repeat_a_key,
     read_lines,
     repeated_key,
@@ -274,5 +274,5 @@ def test_the_repeated_key_screen_never_misses_a_repeated_key(tree: Any, data: st
     assert repeated_key(text.encode()) == expected
     decoded = json.loads(text)
     if expected is not None:  # the screen lets nothing through that repeats a key
-        assert may_repeat_a_key(text, _key_count(decoded))
-        assert may_repeat_a_key(text.encode(), _key_count(decoded))
+        assert may_repeat_a_key(text, key_count(decoded))
+        assert may_repeat_a_key(text.encode(), key_count(decoded))
