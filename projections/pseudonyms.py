@@ -168,6 +168,30 @@ def _norm(value: Any) -> str:
     return re.sub(r"[\s\-‐-―()（）]+", "", text)
 
 
+#: A telephone number once ``_norm`` has folded it: digits, perhaps a leading +, and dots.
+_PHONE = re.compile(r"\+?[0-9][0-9.]*")
+#: A mainland number with the country code: a mobile's 11 digits keep their form; any other
+#: (area code without its trunk 0, then the local number) is dialled at home with a 0.
+_COUNTRY_CODE = re.compile(r"(?:\+86|0086|86(?=1[3-9][0-9]{9}$))([0-9]+)")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
+
+def _norm_contact(value: Any) -> str:
+    """A contact folded like any value (``_norm``) and, if it is a telephone number, written as
+    it is dialled within the mainland: ``+86 138 1726 4405``, ``0086-138-1726-4405`` and
+    ``138.1726.4405`` are ``13817264405``; ``+86 10 8888 6666`` is ``01088886666``. Anything
+    else (an e-mail address, a number of another country) is left as ``_norm`` gives it."""
+    text = _norm(value)
+    if not _PHONE.fullmatch(text):
+        return text
+    digits = text.replace(".", "")
+    code = _COUNTRY_CODE.fullmatch(digits)
+    if code is None:
+        return digits
+    number = code.group(1)
+    return number if _MOBILE.fullmatch(number) or number.startswith("0") else "0" + number
+
+
 class Pseudonymiser:
     """Turns requester data into stable pseudonyms, or passes it through (``include_pii``)."""
 
@@ -184,7 +208,8 @@ class Pseudonymiser:
         """``rq-`` + 16 hex digits for a requester's name and contact; None without either."""
         if not requester or not any(requester.get(f) for f in PERSONAL_FIELDS):
             return None
-        message = "\x1f".join(_norm(requester.get(f)) for f in PERSONAL_FIELDS).encode()
+        message = "\x1f".join((_norm_contact if f == "contact" else _norm)(requester.get(f))
+                               for f in PERSONAL_FIELDS).encode()
         return "rq-" + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:16]
 
     def text(self, value: str | None) -> str | None:

@@ -292,6 +292,25 @@ def test_pseudonyms_ignore_how_a_number_is_typed_and_need_the_key() -> None:
                                   "requester": {"key": a.requester_key(same), "unit": "x"}}
 
 
+def test_a_requester_s_number_keeps_their_pseudonym_with_or_without_the_country_code() -> None:
+    a = Pseudonymiser(b"k" * 32)
+
+    def key(contact: str) -> str | None:
+        return a.requester_key({"name": "曹德胜", "contact": contact})
+
+    mobile = key("13817264405")
+    for written in ("+86 138 1726 4405", "0086-138-1726-4405", "8613817264405", "138.1726.4405",
+                    "＋８６ １３８ １７２６ ４４０５", "(+86) 138-1726-4405"):
+        assert key(written) == mobile, written
+    landline = key("010-8888-6666")
+    for written in ("+86 10 8888 6666", "0086 10 88886666", "(010) 8888 6666", "+86 (0)10 8888 6666"):
+        assert key(written) == landline, written
+    # Other numbers and anything not a number keep their own keys, as before.
+    assert len({mobile, landline, key("+1 650 555 0100"), key("86123456"), key("li.ming@x.cn"),
+                key("liming@x.cn"), key("13817264406")}) == 7
+    assert key("li.ming@x.cn") == a.requester_key({"name": "曹德胜", "contact": " LI.MING@X.CN "})
+
+
 def test_mobile_numbers_are_masked_however_they_are_written() -> None:
     a = Pseudonymiser(b"k" * 32)
     for written in ("13812345678", "138-1234-5678", "138 1234 5678", "+86 138 1234 5678", "+8613812345678",
