@@ -270,4 +270,20 @@ def requester_values(content: Mapping[str, Any]) -> list[Any]:
             requester = holder.get("requester")
             if isinstance(requester, Mapping):
                 out += [requester[f] for f in PERSONAL_FIELDS if requester.get(f)]
+                if requester.get("contact"):
+                    out += contact_forms(requester["contact"])
     return out
+
+
+def contact_forms(contact: Any) -> list[str]:
+    """A mainland telephone number's other written forms, to be masked in free text as well:
+    as dialled at home and with the country code (``010-8888-6666``, ``+86 10 8888 6666`` and
+    ``0086 10 8888 6666`` name one line); none for anything else."""
+    home = _norm_contact(contact)
+    if _MOBILE.fullmatch(home):
+        national = home
+    elif home.isdigit() and home.startswith("0") and not home.startswith("00") and len(home) >= 9:
+        national = home[1:]
+    else:
+        return []
+    return [home, "+86" + national, "0086" + national]

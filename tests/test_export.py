@@ -311,6 +311,18 @@ def test_a_requester_s_number_keeps_their_pseudonym_with_or_without_the_country_
     assert key("li.ming@x.cn") == a.requester_key({"name": "曹德胜", "contact": " LI.MING@X.CN "})
 
 
+@pytest.mark.parametrize("contact", ["010-8888-6666", "+86 10 8888 6666", "0086 (10) 88886666", "(010)88886666"])
+def test_a_requester_s_landline_is_masked_in_free_text_however_either_writes_it(contact: str) -> None:
+    a = Pseudonymiser(b"k" * 32)
+    for written in ("010-8888-6666", "+86 10 8888 6666", "0086 10 8888 6666", "01088886666", "+86-10-88886666"):
+        content = {"type": "InquiryReceived", "matter": f"请回电{written}。",
+                   "requester": {"name": "曹德胜", "contact": contact}}
+        assert a.content(content)["matter"] == "请回电[requester]。", (contact, written)
+    # A number that is not the requester's stays (only mobile numbers are masked whoever's they are).
+    other = {"type": "InquiryReceived", "matter": "总机010-8888-0000", "requester": {"name": "曹德胜", "contact": contact}}
+    assert a.content(other)["matter"] == "总机010-8888-0000"
+
+
 def test_mobile_numbers_are_masked_however_they_are_written() -> None:
     a = Pseudonymiser(b"k" * 32)
     for written in ("13812345678", "138-1234-5678", "138 1234 5678", "+86 138 1234 5678", "+8613812345678",
