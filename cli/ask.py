@@ -122,7 +122,7 @@ def findings(state: State, case: str | None, at: datetime | None, known_at: date
     rows = _ask(lambda: _queries(state).findings(case, when, known_at))
     if fmt != "table":
         emit(rows, fmt, ["case", "rule", "liable", "clause", "due", "breached_at", "explanation", "evidence",
-                         "also_liable"])
+                         "also_liable", "withdrawn"])
         return
     console = Console(width=max(Console().width, 120))
     if not rows:
@@ -142,6 +142,9 @@ def findings(state: State, case: str | None, at: datetime | None, known_at: date
         explanation = f["explanation"]
         parts = [str(v) for v in explanation.values()] if isinstance(explanation, dict) else [str(explanation)]
         body = "\n\n".join(parts) + "\n\nevidence: " + ", ".join(f["evidence"])
+        for w in f.get("withdrawn") or []:  # what the facts leave out, and why (撤回)
+            body += (f"\nwithdrawn: {w['event']} ({w['type']}, {_short_time(w['occurred_at'])}) by "
+                     f"{w['retracted_by']}, recorded {_short_time(w['recorded_at'])}: {w['reason']}")
         console.print(Panel(body, title=f"#{i} {f['case']} · {f['rule']} · {f['clause']}", title_align="left"))
 
 

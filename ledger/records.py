@@ -370,6 +370,48 @@ def effective_content(records: Iterable[Record], known_at: datetime | None = Non
     return sorted(facts.values(), key=lambda f: (f.occurred_at, f.record.seq))
 
 
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """An event a ``Retracted`` record took out of its stream's facts, and why: what a finding
+    resting on those facts owes a committee asking about an event it remembers."""
+
+    event_id: str
+    type: str
+    occurred_at: str  # as the retracted event gave it (ISO text)
+    retracted_by: str  # the Retracted record's id
+    reason: str
+    recorded_at: datetime  # when the retraction was recorded
+
+    def to_json(self) -> dict[str, str]:
+        return {"event": self.event_id, "type": self.type, "occurred_at": self.occurred_at,
+                "retracted_by": self.retracted_by, "reason": self.reason,
+                "recorded_at": self.recorded_at.isoformat()}
+
+
+def withdrawn(records: Iterable[Record], known_at: datetime | None = None) -> list[Withdrawal]:
+    """The events of some streams that ``Retracted`` records recorded by ``known_at`` took out
+    of their facts (``effective_content``'s own reading of a retraction), in log order."""
+    standing: dict[str, dict[str, Any]] = {}
+    out: list[Withdrawal] = []
+    for rec in sorted(records, key=lambda r: r.seq):
+        if known_at is not None and rec.recorded_at > known_at:
+            continue
+        content = rec.content
+        kind = content["type"]
+        if kind == "Corrected":
+            old = standing.get(content["target"])
+            if old is not None:
+                standing[content["target"]] = {**content["replacement"], "type": old["type"]}
+        elif kind == "Retracted":
+            gone = standing.pop(content["target"], None)
+            if gone is not None:
+                out.append(Withdrawal(content["target"], str(gone["type"]), str(gone["occurred_at"]),
+                                      rec.event_id, str(content.get("reason", "")), rec.recorded_at))
+        else:
+            standing[rec.event_id] = content
+    return out
+
+
 def effective(records: Iterable[Record], tz: tzinfo, known_at: datetime | None = None) -> list[Fact]:
     """The facts of some streams as known at ``known_at``, sorted by occurred-at then seq.
 

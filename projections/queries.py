@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from ledger.application import Ledger, collector_paused
 from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
-from ledger.records import Fact, Record, effective, record_from_state, shared_zone
+from ledger.records import Fact, Record, Withdrawal, effective, read_instant, record_from_state, shared_zone, withdrawn
 from ledger.store import Tx, padded
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import deadline
@@ -499,8 +499,14 @@ class Queries:
             found += [t for t in (clock.due, *(x.old_due for x in clock.invalid_extensions)) if t and t <= at]
         return found
 
-    def case_facts(self, case: str, known_at: datetime | None) -> list[Fact]:
-        facts = self._facts([f"case:{case}"], known_at)
+    def case_facts(self, case: str, known_at: datetime | None,
+                   withdrawals: dict[str, list[Withdrawal]] | None = None) -> list[Fact]:
+        """The case's facts as known at ``known_at``; with ``withdrawals``, also the events of the
+        case retracted by then (``withdrawn``), read from the same records."""
+        records = self._records([f"case:{case}"])
+        facts = effective(records, self.tz, known_at)
+        if withdrawals is not None and facts:
+            withdrawals[case] = withdrawn(records, known_at)
         if not facts:
             when = f" as known at {known_at.isoformat()}" if known_at else ""
             raise CaseNotFound(f"case {case!r} is not in the ledger{when}")
@@ -516,7 +522,8 @@ class Queries:
                            (known_at.astimezone(UTC).isoformat(),))
             return [str(r[0]) for r in tx.fetchall()]
 
-    def all_case_facts(self, known_at: datetime | None, cases: Sequence[str] | None = None) -> dict[str, list[Fact]]:
+    def all_case_facts(self, known_at: datetime | None, cases: Sequence[str] | None = None,
+                       withdrawals: dict[str, list[Withdrawal]] | None = None) -> dict[str, list[Fact]]:
         ids = list(cases) if cases is not None else self.cases_known(known_at)
         records = self._records(f"case:{c}" for c in ids)
         by_stream: dict[str, list[Record]] = {}
@@ -524,9 +531,12 @@ class Queries:
             by_stream.setdefault(rec.stream, []).append(rec)
         out: dict[str, list[Fact]] = {}
         for case in ids:
-            facts = effective(by_stream.get(f"case:{case}", []), self.tz, known_at)
+            own = by_stream.get(f"case:{case}", [])
+            facts = effective(own, self.tz, known_at)
             if facts:
                 out[case] = facts
+                if withdrawals is not None:
+                    withdrawals[case] = withdrawn(own, known_at)
         return out
 
     # -- questions -----------------------------------------------------------------------
@@ -540,20 +550,30 @@ class Queries:
             return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
+        """Each finding as JSON; ``withdrawn`` lists the case's events up to ``at`` that were
+        retracted as known at ``known_at`` (the facts it rests on leave them out: a committee
+        asking about a reply it remembers sees which retraction took it out, and why)."""
         at = shared_zone(at)
+        withdrawals: dict[str, list[Withdrawal]] = {}
         with collector_paused():
             with self.reading():
                 if case is not None:
-                    per_case = {case: self.case_facts(case, known_at)}
+                    per_case = {case: self.case_facts(case, known_at, withdrawals)}
                     ctx = self.context(per_case[case], known_at,
                                        instants=self._instants(per_case[case], at, known_at))
                 else:
-                    per_case = self.all_case_facts(known_at)
+                    per_case = self.all_case_facts(known_at, withdrawals=withdrawals)
                     ctx = self.context([], known_at, all_staff=True)
             out: list[Finding] = []
             for facts in per_case.values():
                 out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
-            return [f.to_json() for f in sorted(out, key=lambda f: (f.breached_at, f.case))]
+            answers = []
+            for finding in sorted(out, key=lambda f: (f.breached_at, f.case)):
+                answer = finding.to_json()
+                answer["withdrawn"] = [w.to_json() for w in withdrawals.get(finding.case, [])
+                                       if read_instant(w.occurred_at) <= at]
+                answers.append(answer)
+            return answers
 
     def open_cases(self, at: datetime, known_at: datetime | None = None) -> list[str]:
         """Cases that may be open at ``at`` as known at ``known_at``: received by then and not

@@ -197,3 +197,39 @@ def test_a_receipt_retracted_and_recorded_again_is_indexed_the_same_by_a_rebuild
     assert _read_models(ledger) == tables
     assert answers() == before
     ledger.close()
+
+
+def _record(seq: int, content: dict[str, Any], recorded: str) -> Any:
+    from ledger.records import Record
+
+    return Record(seq, "case:C1", seq, f"e{seq}", datetime.fromisoformat(recorded), "clerk", content, "", "")
+
+
+def test_withdrawn_lists_what_retractions_took_out_as_known_at_k() -> None:
+    from ledger.records import effective_content, withdrawn
+
+    reply = {"type": "Replied", "occurred_at": "2024-03-07T10:00:00+08:00", "case": "C1", "by": "s-a",
+             "outcome": "resolved"}
+    records = [
+        _record(1, {"type": "InquiryReceived", "occurred_at": "2024-03-04T09:00:00+08:00", "case": "C1"},
+                "2024-03-04T09:05:00+08:00"),
+        _record(2, reply, "2024-03-07T10:05:00+08:00"),
+        _record(3, {"type": "Corrected", "occurred_at": "2024-03-08T09:00:00+08:00", "target": "e2",
+                    "replacement": {**reply, "occurred_at": "2024-03-07T11:00:00+08:00"}, "reason": "时间有误"},
+                "2024-03-08T09:05:00+08:00"),
+        _record(4, {"type": "Retracted", "occurred_at": "2024-03-09T09:00:00+08:00", "target": "e2",
+                    "reason": "答复未送达"}, "2024-03-09T09:05:00+08:00"),
+        # retracting what no longer stands (again, or a correction) takes nothing out
+        _record(5, {"type": "Retracted", "occurred_at": "2024-03-10T09:00:00+08:00", "target": "e2",
+                    "reason": "重复"}, "2024-03-10T09:05:00+08:00"),
+        _record(6, {"type": "Retracted", "occurred_at": "2024-03-10T09:00:00+08:00", "target": "e3",
+                    "reason": "重复"}, "2024-03-10T09:06:00+08:00"),
+    ]
+    [gone] = withdrawn(records)
+    assert gone.to_json() == {"event": "e2", "type": "Replied", "occurred_at": "2024-03-07T11:00:00+08:00",
+                              "retracted_by": "e4", "reason": "答复未送达",
+                              "recorded_at": "2024-03-09T09:05:00+08:00"}
+    assert withdrawn(records, datetime.fromisoformat("2024-03-09T09:00:00+08:00")) == []
+    # exactly what the facts leave out
+    standing = {s.record.event_id for s in effective_content(records)}
+    assert standing == {"e1"} and {"e1", "e2"} - standing == {gone.event_id}

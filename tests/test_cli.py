@@ -234,6 +234,34 @@ def test_a_clock_running_into_an_unknown_year_is_answered_once_the_year_is_added
     assert [(f["rule"], f["due"][:10]) for f in found] == [("handler_late", "2027-01-04")]
 
 
+def test_a_finding_names_the_retracted_reply_it_leaves_out_and_why(base: Any) -> None:
+    from datetime import datetime
+
+    reply = {"type": "Replied", "id": "rp-1", "occurred_at": "2024-03-07T10:00:00+08:00", "case": "C1",
+             "by": "s-a", "outcome": "resolved"}
+    assert base("append", "-", input="\n".join(jsonl(inquiry("C1"), reply))).exit_code == 0
+    at = "2024-04-01T00:00:00+08:00"
+    assert json.loads(base("findings", "--case", "C1", "--at", at, "--format", "json").output) == []
+    before = datetime.now().astimezone().isoformat()
+    retraction = {"type": "Retracted", "id": "rt-1", "occurred_at": "2024-03-12T09:00:00+08:00", "target": "rp-1",
+                  "reason": "答复未送达申请人"}
+    assert base("append", "-", input=jsonl(retraction)[0]).exit_code == 0
+    [finding] = json.loads(base("findings", "--case", "C1", "--at", at, "--format", "json").output)
+    assert finding["rule"] == "handler_late" and "rp-1" not in finding["evidence"]
+    [gone] = finding["withdrawn"]
+    assert {k: gone[k] for k in ("event", "type", "occurred_at", "retracted_by", "reason")} == {
+        "event": "rp-1", "type": "Replied", "occurred_at": "2024-03-07T10:00:00+08:00", "retracted_by": "rt-1",
+        "reason": "答复未送达申请人"}
+    assert [f["withdrawn"] for f in json.loads(base("findings", "--at", at, "--format", "json").output)] == [[gone]]
+    # As known before the retraction: the reply stood, so no finding; before the reply, nothing withdrawn.
+    assert json.loads(base("findings", "--case", "C1", "--at", at, "--known-at", before, "--format", "json").output) == []
+    [early] = json.loads(base("findings", "--case", "C1", "--at", "2024-03-09T12:00:00+08:00", "--format",
+                              "json").output)
+    assert early["withdrawn"] == [gone]
+    table = base("findings", "--case", "C1", "--at", at).output
+    assert "withdrawn: rp-1 (Replied, 2024-03-07 10:00) by rt-1" in table and "答复未送达申请人" in table
+
+
 def test_who_states_the_instant_it_was_known_at(base: Any) -> None:
     assert base("append", "-", input=jsonl(inquiry())[0]).exit_code == 0
     answer = json.loads(base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--format", "json").output)
