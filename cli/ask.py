@@ -88,6 +88,14 @@ def who(state: State, case: str, at: datetime, known_at: datetime | None, fmt: s
     console.print("clauses: " + "; ".join(answer["clauses"]))
     if answer.get("evidence"):
         console.print("evidence: " + ", ".join(answer["evidence"]))
+    for line in _withdrawn_lines(answer):
+        console.print(line)
+
+
+def _withdrawn_lines(answer: dict[str, Any]) -> list[str]:
+    """What the facts leave out, and why (撤回): one line per retracted event of the case."""
+    return [f"withdrawn: {w['event']} ({w['type']}, {_short_time(w['occurred_at'])}) by {w['retracted_by']}, "
+            f"recorded {_short_time(w['recorded_at'])}: {w['reason']}" for w in answer.get("withdrawn") or []]
 
 
 def _who_row(answer: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +104,7 @@ def _who_row(answer: dict[str, Any]) -> dict[str, Any]:
             "primary": primary["staff"], "primary_basis": primary["basis"],
             "secondary": secondary.get("staff"), "secondary_basis": secondary.get("basis"),
             "clauses": answer["clauses"], "explanation": answer["explanation"],
-            "evidence": answer.get("evidence", [])}
+            "evidence": answer.get("evidence", []), "withdrawn": answer.get("withdrawn", [])}
 
 
 @click.command()
@@ -142,9 +150,7 @@ def findings(state: State, case: str | None, at: datetime | None, known_at: date
         explanation = f["explanation"]
         parts = [str(v) for v in explanation.values()] if isinstance(explanation, dict) else [str(explanation)]
         body = "\n\n".join(parts) + "\n\nevidence: " + ", ".join(f["evidence"])
-        for w in f.get("withdrawn") or []:  # what the facts leave out, and why (撤回)
-            body += (f"\nwithdrawn: {w['event']} ({w['type']}, {_short_time(w['occurred_at'])}) by "
-                     f"{w['retracted_by']}, recorded {_short_time(w['recorded_at'])}: {w['reason']}")
+        body += "".join("\n" + line for line in _withdrawn_lines(f))
         console.print(Panel(body, title=f"#{i} {f['case']} · {f['rule']} · {f['clause']}", title_align="left"))
 
 

@@ -543,11 +543,14 @@ class Queries:
 
     def who(self, case: str, at: datetime, known_at: datetime | None = None) -> dict[str, Any]:
         at = shared_zone(at)  # (compared with the facts' instants again and again: ``shared_zone``)
+        withdrawals: dict[str, list[Withdrawal]] = {}
         with collector_paused():  # (a question makes thousands of objects and keeps them)
             with self.reading():
-                facts = self.case_facts(case, known_at)
+                facts = self.case_facts(case, known_at, withdrawals)
                 ctx = self.context(facts, known_at, instants=[at])
-            return who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
+            answer = who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
+            answer["withdrawn"] = _withdrawn_by(withdrawals.get(case, []), at)
+            return answer
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
         """Each finding as JSON; ``withdrawn`` lists the case's events up to ``at`` that were
@@ -570,8 +573,7 @@ class Queries:
             answers = []
             for finding in sorted(out, key=lambda f: (f.breached_at, f.case)):
                 answer = finding.to_json()
-                answer["withdrawn"] = [w.to_json() for w in withdrawals.get(finding.case, [])
-                                       if read_instant(w.occurred_at) <= at]
+                answer["withdrawn"] = _withdrawn_by(withdrawals.get(finding.case, []), at)
                 answers.append(answer)
             return answers
 
@@ -612,3 +614,8 @@ class Queries:
             raise StaffNotFound(f"staff {staff!r} is not in the ledger: see the StaffRegistered events "
                                 "(`ledger events`)")
         return caseload(self.statuses(at, known_at, due_needed=False), staff)  # (no working days needed)
+
+
+def _withdrawn_by(withdrawals: Sequence[Withdrawal], at: datetime) -> list[dict[str, str]]:
+    """The retracted events that had occurred by ``at`` (those later could not bear on it)."""
+    return [w.to_json() for w in withdrawals if read_instant(w.occurred_at) <= at]

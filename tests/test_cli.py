@@ -260,6 +260,11 @@ def test_a_finding_names_the_retracted_reply_it_leaves_out_and_why(base: Any) ->
     assert early["withdrawn"] == [gone]
     table = base("findings", "--case", "C1", "--at", at).output
     assert "withdrawn: rp-1 (Replied, 2024-03-07 10:00) by rt-1" in table and "答复未送达申请人" in table
+    # who says the same: the case was still open on the 8th as the ledger now stands
+    assert json.loads(base("who", "C1", "--at", at, "--format", "json").output)["withdrawn"] == [gone]
+    assert json.loads(base("who", "C1", "--at", "2024-03-05T00:00:00+08:00", "--format", "json").output)[
+        "withdrawn"] == []
+    assert "withdrawn: rp-1 (Replied, 2024-03-07 10:00) by rt-1" in base("who", "C1", "--at", at).output
 
 
 def test_who_states_the_instant_it_was_known_at(base: Any) -> None:
