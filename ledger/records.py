@@ -351,22 +351,7 @@ def effective_content(records: Iterable[Record], known_at: datetime | None = Non
     correction does: the write side's checks and the read side's rules (``effective``) both
     stand on it.
     """
-    facts: dict[str, Stated] = {}
-    for rec in sorted(records, key=lambda r: r.seq):
-        if known_at is not None and rec.recorded_at > known_at:
-            continue
-        content = rec.content
-        kind = content["type"]
-        if kind == "Corrected":
-            old = facts.get(content["target"])
-            if old is not None:
-                new = {**content["replacement"], "type": old.content["type"]}
-                facts[content["target"]] = Stated(old.record, new, read_instant(new["occurred_at"]),
-                                                  (*old.corrections, rec.event_id))
-        elif kind == "Retracted":
-            facts.pop(content["target"], None)
-        else:
-            facts[rec.event_id] = Stated(rec, content, read_instant(content["occurred_at"]), ())
+    facts, _ = _replayed(records, known_at)
     return sorted(facts.values(), key=lambda f: (f.occurred_at, f.record.seq))
 
 
@@ -390,26 +375,34 @@ class Withdrawal:
 
 def withdrawn(records: Iterable[Record], known_at: datetime | None = None) -> list[Withdrawal]:
     """The events of some streams that ``Retracted`` records recorded by ``known_at`` took out
-    of their facts (``effective_content``'s own reading of a retraction), in log order."""
-    standing: dict[str, dict[str, Any]] = {}
-    out: list[Withdrawal] = []
+    of their facts (``effective_content``), in log order."""
+    return _replayed(records, known_at)[1]
+
+
+def _replayed(records: Iterable[Record], known_at: datetime | None) -> tuple[dict[str, Stated], list[Withdrawal]]:
+    """The facts standing as known at ``known_at``, by id, and what retractions took out."""
+    facts: dict[str, Stated] = {}
+    gone: list[Withdrawal] = []
     for rec in sorted(records, key=lambda r: r.seq):
         if known_at is not None and rec.recorded_at > known_at:
             continue
         content = rec.content
         kind = content["type"]
         if kind == "Corrected":
-            old = standing.get(content["target"])
+            old = facts.get(content["target"])
             if old is not None:
-                standing[content["target"]] = {**content["replacement"], "type": old["type"]}
+                new = {**content["replacement"], "type": old.content["type"]}
+                facts[content["target"]] = Stated(old.record, new, read_instant(new["occurred_at"]),
+                                                  (*old.corrections, rec.event_id))
         elif kind == "Retracted":
-            gone = standing.pop(content["target"], None)
-            if gone is not None:
-                out.append(Withdrawal(content["target"], str(gone["type"]), str(gone["occurred_at"]),
-                                      rec.event_id, str(content.get("reason", "")), rec.recorded_at))
+            taken = facts.pop(content["target"], None)
+            if taken is not None:
+                gone.append(Withdrawal(content["target"], str(taken.content["type"]),
+                                       str(taken.content["occurred_at"]), rec.event_id,
+                                       str(content.get("reason", "")), rec.recorded_at))
         else:
-            standing[rec.event_id] = content
-    return out
+            facts[rec.event_id] = Stated(rec, content, read_instant(content["occurred_at"]), ())
+    return facts, gone
 
 
 def effective(records: Iterable[Record], tz: tzinfo, known_at: datetime | None = None) -> list[Fact]:
