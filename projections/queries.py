@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
 from ledger.application import Ledger, collector_paused
@@ -549,7 +549,7 @@ class Queries:
                 facts = self.case_facts(case, known_at, withdrawals)
                 ctx = self.context(facts, known_at, instants=[at])
             answer = who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
-            answer["withdrawn"] = _withdrawn_by(withdrawals.get(case, []), at)
+            answer["withdrawn"] = _withdrawn_by(withdrawals.get(case, []), at, self.tz)
             return answer
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
@@ -573,7 +573,7 @@ class Queries:
             answers = []
             for finding in sorted(out, key=lambda f: (f.breached_at, f.case)):
                 answer = finding.to_json()
-                answer["withdrawn"] = _withdrawn_by(withdrawals.get(finding.case, []), at)
+                answer["withdrawn"] = _withdrawn_by(withdrawals.get(finding.case, []), at, self.tz)
                 answers.append(answer)
             return answers
 
@@ -616,6 +616,8 @@ class Queries:
         return caseload(self.statuses(at, known_at, due_needed=False), staff)  # (no working days needed)
 
 
-def _withdrawn_by(withdrawals: Sequence[Withdrawal], at: datetime) -> list[dict[str, str]]:
-    """The retracted events that had occurred by ``at`` (those later could not bear on it)."""
-    return [w.to_json() for w in withdrawals if read_instant(w.occurred_at) <= at]
+def _withdrawn_by(withdrawals: Sequence[Withdrawal], at: datetime, tz: tzinfo) -> list[dict[str, str]]:
+    """The retracted events that had occurred by ``at`` (those later could not bear on it), with
+    when each retraction was recorded in the store's timezone (as ``ledger events`` shows it)."""
+    return [{**w.to_json(), "recorded_at": w.recorded_at.astimezone(tz).isoformat()}
+            for w in withdrawals if read_instant(w.occurred_at) <= at]

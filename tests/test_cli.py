@@ -252,6 +252,8 @@ def test_a_finding_names_the_retracted_reply_it_leaves_out_and_why(base: Any) ->
     assert {k: gone[k] for k in ("event", "type", "occurred_at", "retracted_by", "reason")} == {
         "event": "rp-1", "type": "Replied", "occurred_at": "2024-03-07T10:00:00+08:00", "retracted_by": "rt-1",
         "reason": "答复未送达申请人"}
+    recorded = json.loads(base("events", "--case", "C1", "--format", "json").output)[-1]["recorded_at"]
+    assert gone["recorded_at"] == recorded  # in the store's timezone, as `ledger events` shows it
     assert [f["withdrawn"] for f in json.loads(base("findings", "--at", at, "--format", "json").output)] == [[gone]]
     # As known before the retraction: the reply stood, so no finding; before the reply, nothing withdrawn.
     assert json.loads(base("findings", "--case", "C1", "--at", at, "--known-at", before, "--format", "json").output) == []
