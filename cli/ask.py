@@ -109,25 +109,29 @@ def _who_row(answer: dict[str, Any]) -> dict[str, Any]:
 
 @click.command()
 @click.option("--case", "case", help="only this case")
+@click.option("--staff", help="only the findings naming this staff member (liable, or answerable as a leader)")
 @instant_option("--at", help="findings as of this instant (default: now)")
 @known_at_option
 @fmt_option
 @pass_state
-def findings(state: State, case: str | None, at: datetime | None, known_at: datetime | None, fmt: str) -> None:
+def findings(state: State, case: str | None, staff: str | None, at: datetime | None, known_at: datetime | None,
+             fmt: str) -> None:
     """Liability findings (问责认定): who is liable for what, under which clause, with evidence.
 
     One breach is one finding, by the first rule that fits (vacancy, no_handover,
     cover_failure, invalid_extension, handler_late); late_transfer and piecemeal_notice
     are findings of their own. Leaders answerable under the pack's leadership tiers are
-    listed inside the finding (also_liable).
+    listed inside the finding (also_liable); --staff keeps the findings that name that
+    person either way.
 
     \b
     Example:
       ledger findings --at 2024-12-01T00:00:00+08:00
       ledger findings --case SHZ-2024-0001 --at 2024-12-01T00:00:00+08:00 --format json
+      ledger findings --staff shz-wangqiang --at 2024-12-01T00:00:00+08:00
     """
     when = _now_if_none(at).astimezone(state.tz)
-    rows = _ask(lambda: _queries(state).findings(case, when, known_at))
+    rows = _ask(lambda: _queries(state).findings(case, when, known_at, staff))
     if fmt != "table":
         emit(rows, fmt, ["case", "rule", "liable", "clause", "due", "breached_at", "explanation", "evidence",
                          "also_liable", "withdrawn"])

@@ -552,10 +552,14 @@ class Queries:
             answer["withdrawn"] = _withdrawn_by(withdrawals.get(case, []), at, self.tz)
             return answer
 
-    def findings(self, case: str | None, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
+    def findings(self, case: str | None, at: datetime, known_at: datetime | None = None,
+                 staff: str | None = None) -> list[dict[str, Any]]:
         """Each finding as JSON; ``withdrawn`` lists the case's events up to ``at`` that were
         retracted as known at ``known_at`` (the facts it rests on leave them out: a committee
-        asking about a reply it remembers sees which retraction took it out, and why)."""
+        asking about a reply it remembers sees which retraction took it out, and why). With
+        ``staff``, only the findings naming them: liable, or answerable as a leader."""
+        if staff is not None:
+            self._known_staff(staff)
         at = shared_zone(at)
         withdrawals: dict[str, list[Withdrawal]] = {}
         with collector_paused():
@@ -572,10 +576,18 @@ class Queries:
                 out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
             answers = []
             for finding in sorted(out, key=lambda f: (f.breached_at, f.case)):
+                if staff is not None and staff != finding.liable and all(a.staff != staff for a in finding.also_liable):
+                    continue
                 answer = finding.to_json()
                 answer["withdrawn"] = _withdrawn_by(withdrawals.get(finding.case, []), at, self.tz)
                 answers.append(answer)
             return answers
+
+    def _known_staff(self, staff: str) -> None:
+        """A mistyped id must not read as "nothing found": refused unless the ledger has them."""
+        if f"staff:{staff}" not in self.ledger.streams(f"staff:{staff}"):
+            raise StaffNotFound(f"staff {staff!r} is not in the ledger: see the StaffRegistered events "
+                                "(`ledger events`)")
 
     def open_cases(self, at: datetime, known_at: datetime | None = None) -> list[str]:
         """Cases that may be open at ``at`` as known at ``known_at``: received by then and not
@@ -609,10 +621,8 @@ class Queries:
     def caseload(
         self, at: datetime, known_at: datetime | None = None, staff: str | None = None
     ) -> list[dict[str, Any]]:
-        # A mistyped id must not read as "no open cases".
-        if staff is not None and f"staff:{staff}" not in self.ledger.streams(f"staff:{staff}"):
-            raise StaffNotFound(f"staff {staff!r} is not in the ledger: see the StaffRegistered events "
-                                "(`ledger events`)")
+        if staff is not None:
+            self._known_staff(staff)
         return caseload(self.statuses(at, known_at, due_needed=False), staff)  # (no working days needed)
 
 

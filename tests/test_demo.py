@@ -79,6 +79,18 @@ def test_the_demo_findings_are_the_intended_ones(demo: Any) -> None:
         assert finding["evidence"] and finding["explanation"]
 
 
+def test_findings_of_one_staff_member_are_those_naming_them_either_way(demo: Any) -> None:
+    everything = json.loads(demo("findings", "--at", AT, "--format", "json").output)
+    named = {(f["case"], f["rule"]): {f["liable"], *(a["staff"] for a in f["also_liable"])} for f in everything}
+    for staff in ("shz-wangqiang", "pd-tangjie", "sdut-zhoujun", "shz-liuyang"):
+        mine = json.loads(demo("findings", "--staff", staff, "--at", AT, "--format", "json").output)
+        assert {(f["case"], f["rule"]) for f in mine} == {k for k, v in named.items() if staff in v}, staff
+    assert {f["case"] for f in json.loads(demo("findings", "--staff", "sdut-zhoujun", "--at", AT, "--format",
+                                               "json").output)} == {"SDUT-2024-0010", "SDUT-2024-0011"}
+    mistyped = demo("findings", "--staff", "shz-wangqiong", "--at", AT)
+    assert mistyped.exit_code == 1 and "staff 'shz-wangqiong' is not in the ledger" in mistyped.output
+
+
 def test_as_known_before_the_corrections(demo: Any) -> None:
     before = json.loads(demo("findings", "--at", AT, "--known-at", demo.register_recorded_at,
                              "--format", "json").output)
