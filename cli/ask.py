@@ -111,11 +111,12 @@ def _who_row(answer: dict[str, Any]) -> dict[str, Any]:
 @click.option("--case", "case", help="only this case")
 @click.option("--staff", help="only the findings naming this staff member (liable, or answerable as a leader)")
 @instant_option("--at", help="findings as of this instant (default: now)")
+@instant_option("--since", help="only breaches at or after this instant (a year's review: its first day)")
 @known_at_option
 @fmt_option
 @pass_state
-def findings(state: State, case: str | None, staff: str | None, at: datetime | None, known_at: datetime | None,
-             fmt: str) -> None:
+def findings(state: State, case: str | None, staff: str | None, at: datetime | None, since: datetime | None,
+             known_at: datetime | None, fmt: str) -> None:
     """Liability findings (问责认定): who is liable for what, under which clause, with evidence.
 
     One breach is one finding, by the first rule that fits (vacancy, no_handover,
@@ -129,9 +130,13 @@ def findings(state: State, case: str | None, staff: str | None, at: datetime | N
       ledger findings --at 2024-12-01T00:00:00+08:00
       ledger findings --case SHZ-2024-0001 --at 2024-12-01T00:00:00+08:00 --format json
       ledger findings --staff shz-wangqiang --at 2024-12-01T00:00:00+08:00
+      ledger findings --since 2024-07-01T00:00:00+08:00 --at 2024-10-01T00:00:00+08:00
     """
     when = _now_if_none(at).astimezone(state.tz)
-    rows = _ask(lambda: _queries(state).findings(case, when, known_at, staff))
+    if since is not None and since > when:
+        raise click.BadParameter(f"{since.isoformat()} is after --at {when.isoformat()}: no breach by --at "
+                                 "can be at or after it", param_hint="--since")
+    rows = _ask(lambda: _queries(state).findings(case, when, known_at, staff, since))
     if fmt != "table":
         emit(rows, fmt, ["case", "rule", "liable", "clause", "due", "breached_at", "explanation", "evidence",
                          "also_liable", "withdrawn"])

@@ -553,11 +553,12 @@ class Queries:
             return answer
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None,
-                 staff: str | None = None) -> list[dict[str, Any]]:
+                 staff: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
         """Each finding as JSON; ``withdrawn`` lists the case's events up to ``at`` that were
         retracted as known at ``known_at`` (the facts it rests on leave them out: a committee
         asking about a reply it remembers sees which retraction took it out, and why). With
-        ``staff``, only the findings naming them: liable, or answerable as a leader."""
+        ``staff``, only the findings naming them: liable, or answerable as a leader; with
+        ``since``, only the breaches at or after it."""
         if staff is not None:
             self._known_staff(staff)
         at = shared_zone(at)
@@ -577,6 +578,8 @@ class Queries:
             answers = []
             for finding in sorted(out, key=lambda f: (f.breached_at, f.case)):
                 if staff is not None and staff != finding.liable and all(a.staff != staff for a in finding.also_liable):
+                    continue
+                if since is not None and finding.breached_at < since:
                     continue
                 answer = finding.to_json()
                 answer["withdrawn"] = _withdrawn_by(withdrawals.get(finding.case, []), at, self.tz)

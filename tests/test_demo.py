@@ -91,6 +91,16 @@ def test_findings_of_one_staff_member_are_those_naming_them_either_way(demo: Any
     assert mistyped.exit_code == 1 and "staff 'shz-wangqiong' is not in the ledger" in mistyped.output
 
 
+def test_findings_since_an_instant_are_the_breaches_from_then(demo: Any) -> None:
+    everything = json.loads(demo("findings", "--at", AT, "--format", "json").output)
+    since = "2024-07-12T23:59:59.999+08:00"  # SHZ-2024-0006's due: a breach at that very instant counts
+    later = json.loads(demo("findings", "--since", since, "--at", AT, "--format", "json").output)
+    assert [f["case"] for f in later] == [f["case"] for f in everything if f["breached_at"] >= "2024-07-12T23:59:59.999"]
+    assert later[0]["case"] == "SHZ-2024-0006" and len(later) < len(everything)
+    backwards = demo("findings", "--since", "2025-01-01T00:00:00+08:00", "--at", AT)
+    assert backwards.exit_code == 2 and "is after --at" in backwards.output
+
+
 def test_as_known_before_the_corrections(demo: Any) -> None:
     before = json.loads(demo("findings", "--at", AT, "--known-at", demo.register_recorded_at,
                              "--format", "json").output)
