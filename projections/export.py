@@ -58,7 +58,16 @@ from ledger.events import (
 )
 from ledger.forks import fork, own_store, picklable
 from ledger.policy import PolicyCatalogue, PolicyError
-from ledger.records import Fact, Record, effective, record_from_state, shared_zone, state_bytes
+from ledger.records import (
+    Fact,
+    Record,
+    Withdrawal,
+    effective,
+    read_instant,
+    record_from_state,
+    shared_zone,
+    state_bytes,
+)
 from projections.calendar import UnknownCalendarYear
 from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
 from projections.findings import findings
@@ -71,7 +80,10 @@ from projections.world import Absence, World, canonical, pair_intervals
 #: 2: overdue's `at` became `asked_at` (a keyword in DuckDB's SQL), and the events' texts are masked
 #: more widely (mobile numbers in full-width digits; requester data a later correction added), so a
 #: folder of version 1 is exported again with --fresh rather than extended.
-SCHEMA_VERSION = 2
+#: 3: a requester's telephone number keeps their key however it is written (+86, 0086, dots: such
+#: contacts had keys of their own) and is masked in its other written forms; findings name the
+#: case's retracted events (`withdrawn`). A folder of version 2 is exported again with --fresh.
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 EVENTS_DIR = "events"
 #: Rows per Parquet row group, and the most rows held in memory before writing.
@@ -207,6 +219,8 @@ TABLES: dict[str, tuple[str, list[pa.Field]]] = {
                                               ("tier", pa.string()), ("clause", pa.string())])),
            "leaders answerable under the pack's leadership tiers"),
         _f("evidence", _STRINGS, "ids of the events the finding rests on"),
+        _f("withdrawn", _STRINGS, "ids of the case's events up to `at` retracted as known then (left out of "
+                                  "the facts; their Retracted events are in events.parquet)"),
         _f("explanation_en", pa.string(), "the reasoning in English"),
         _f("explanation_zh", pa.string(), "the reasoning in Chinese"),
     ]),
@@ -611,7 +625,7 @@ class _Snapshot:
 
     # -- cases --------------------------------------------------------------------------------
 
-    def case(self, case_id: str, facts: Sequence[Fact]) -> None:
+    def case(self, case_id: str, facts: Sequence[Fact], withdrawals: Sequence[Withdrawal] = ()) -> None:
         receipt = next((f for f in canonical(facts) if isinstance(f.event, InquiryReceived)), None)
         if receipt is None:
             return  # the receipt was withdrawn: not a case any more
@@ -648,6 +662,7 @@ class _Snapshot:
                     "also_liable": [{"staff": a.staff, "name": a.name, "tier": a.tier, "clause": a.clause}
                                     for a in finding.also_liable],
                     "evidence": list(finding.evidence),
+                    "withdrawn": [w.event_id for w in withdrawals if read_instant(w.occurred_at) <= self.at],
                     # (an explanation quotes the case's items and notes, which may name the requester)
                     "explanation_en": self.pseudo.masked(finding.explanation_en, personal),
                     "explanation_zh": self.pseudo.masked(finding.explanation_zh, personal),
@@ -894,8 +909,9 @@ class _Snapshots:
 def _judge(snap: _Snapshot, queries: Queries, known_at: datetime | None, page: Sequence[str]) -> dict[str, int]:
     """The rows of one page of cases, added to ``snap``'s writers; how many per case table."""
     before = {name: snap.writers[name].added for name in CASE_TABLES}
-    for case_id, facts in queries.all_case_facts(known_at, cases=list(page)).items():
-        snap.case(case_id, facts)
+    withdrawals: dict[str, list[Withdrawal]] = {}
+    for case_id, facts in queries.all_case_facts(known_at, cases=list(page), withdrawals=withdrawals).items():
+        snap.case(case_id, facts, withdrawals.get(case_id, []))
     return {name: snap.writers[name].added - before[name] for name in CASE_TABLES}
 
 

@@ -649,7 +649,7 @@ def _failing_in(monkeypatch: pytest.MonkeyPatch, where: str, how: str) -> None:
     parent, case = os.getpid(), export_module._Snapshot.case
     seen: list[str] = []
 
-    def failing(self: Any, case_id: str, facts: Any) -> None:
+    def failing(self: Any, case_id: str, facts: Any, withdrawals: Any = ()) -> None:
         seen.append(case_id)
         forked = os.getpid() != parent
         if where == "here" and forked and len(seen) == 1:
@@ -658,7 +658,7 @@ def _failing_in(monkeypatch: pytest.MonkeyPatch, where: str, how: str) -> None:
             if how == "exit":
                 os._exit(3)
             raise RuntimeError(f"judging failed in the {where}")
-        case(self, case_id, facts)
+        case(self, case_id, facts, withdrawals)
 
     monkeypatch.setattr(export_module._Snapshot, "case", failing)
 
@@ -912,3 +912,18 @@ def test_requester_data_a_later_correction_adds_is_masked_in_the_events_before_i
     assert refused.exit_code == 1 and "event t-1, exported then" in refused.output and "--fresh" in refused.output
     assert invoke(url, "export", "parquet", str(early), "-q", "--fresh").exit_code == 0
     assert "李四" not in "\n".join(all_values(early))
+
+
+def test_a_finding_names_the_case_s_retracted_events_in_the_export(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    reply = {"id": "t-9", "type": "Replied", "occurred_at": "2024-06-05T10:00:00+08:00", "case": "T-1",
+             "by": "sq-hulan", "outcome": "resolved"}
+    retraction = {"id": "t-10", "type": "Retracted", "occurred_at": "2024-06-10T10:00:00+08:00", "target": "t-9",
+                  "reason": "答复未送达"}
+    _suqian_case(url, SQ_RECEIPT, reply, retraction)
+    out = tmp_path / "out"
+    assert invoke(url, "export", "parquet", str(out), "--at", "2024-09-30T00:00:00+08:00", "-q").exit_code == 0
+    [finding] = pq.read_table(out / "findings.parquet").to_pylist()
+    assert finding["case_id"] == "T-1" and finding["withdrawn"] == ["t-9"] and "t-9" not in finding["evidence"]
+    retracted = [r for r in events_table(out).to_pylist() if r["event_id"] == "t-10"]
+    assert len(retracted) == 1
