@@ -351,8 +351,7 @@ def effective_content(records: Iterable[Record], known_at: datetime | None = Non
     correction does: the write side's checks and the read side's rules (``effective``) both
     stand on it.
     """
-    facts, _ = _replayed(records, known_at)
-    return sorted(facts.values(), key=lambda f: (f.occurred_at, f.record.seq))
+    return _in_order(_replayed(records, known_at)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +376,10 @@ def withdrawn(records: Iterable[Record], known_at: datetime | None = None) -> li
     """The events of some streams that ``Retracted`` records recorded by ``known_at`` took out
     of their facts (``effective_content``), in log order."""
     return _replayed(records, known_at)[1]
+
+
+def _in_order(standing: dict[str, Stated]) -> list[Stated]:
+    return sorted(standing.values(), key=lambda f: (f.occurred_at, f.record.seq))
 
 
 def _replayed(records: Iterable[Record], known_at: datetime | None) -> tuple[dict[str, Stated], list[Withdrawal]]:
@@ -411,10 +414,21 @@ def effective(records: Iterable[Record], tz: tzinfo, known_at: datetime | None =
     A corrected fact keeps its original's id (evidence stays stable) and lists the
     corrections applied (``effective_content``).
     """
+    return _facts(effective_content(records, known_at), tz)
+
+
+def effective_and_withdrawn(records: Iterable[Record], tz: tzinfo, known_at: datetime | None = None
+                            ) -> tuple[list[Fact], list[Withdrawal]]:
+    """``effective`` and ``withdrawn`` of the same records, from one replay."""
+    standing, gone = _replayed(records, known_at)
+    return _facts(_in_order(standing), tz), gone
+
+
+def _facts(stated: Iterable[Stated], tz: tzinfo) -> list[Fact]:
     return [
         Fact(s.record.event_id, s.record.event(tz) if not s.corrections else decode_event(s.content, tz),
              s.record.seq, s.record.recorded_at, s.corrections)
-        for s in effective_content(records, known_at)
+        for s in stated
     ]
 
 

@@ -18,7 +18,16 @@ from typing import Any, NamedTuple
 from ledger.application import Ledger, collector_paused
 from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
 from ledger.policy import PolicyCatalogue, PolicyError
-from ledger.records import Fact, Record, Withdrawal, effective, read_instant, record_from_state, shared_zone, withdrawn
+from ledger.records import (
+    Fact,
+    Record,
+    Withdrawal,
+    effective,
+    effective_and_withdrawn,
+    read_instant,
+    record_from_state,
+    shared_zone,
+)
 from ledger.store import Tx, padded
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
 from projections.clocks import deadline
@@ -503,10 +512,9 @@ class Queries:
                    withdrawals: dict[str, list[Withdrawal]] | None = None) -> list[Fact]:
         """The case's facts as known at ``known_at``; with ``withdrawals``, also the events of the
         case retracted by then (``withdrawn``), read from the same records."""
-        records = self._records([f"case:{case}"])
-        facts = effective(records, self.tz, known_at)
+        facts, gone = effective_and_withdrawn(self._records([f"case:{case}"]), self.tz, known_at)
         if withdrawals is not None and facts:
-            withdrawals[case] = withdrawn(records, known_at)
+            withdrawals[case] = gone
         if not facts:
             when = f" as known at {known_at.isoformat()}" if known_at else ""
             raise CaseNotFound(f"case {case!r} is not in the ledger{when}")
@@ -531,12 +539,11 @@ class Queries:
             by_stream.setdefault(rec.stream, []).append(rec)
         out: dict[str, list[Fact]] = {}
         for case in ids:
-            own = by_stream.get(f"case:{case}", [])
-            facts = effective(own, self.tz, known_at)
+            facts, gone = effective_and_withdrawn(by_stream.get(f"case:{case}", []), self.tz, known_at)
             if facts:
                 out[case] = facts
                 if withdrawals is not None:
-                    withdrawals[case] = withdrawn(own, known_at)
+                    withdrawals[case] = gone
         return out
 
     # -- questions -----------------------------------------------------------------------
