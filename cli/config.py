@@ -39,12 +39,21 @@ def _calendar(state: State, known_at: datetime | None = None) -> WorkingCalendar
     return calendar_from(effective(ledger.records(ledger.streams("calendar:")), state.tz, known_at))
 
 
-def _append_config(state: State, payload: dict[str, Any], label: str, source: str,
+def _append_config(state: State, payload: dict[str, Any], label: str, source: str, stream: str,
                    replacing: str | None = None, reason: str | None = None) -> None:
-    """Record a pack version or calendar year; with ``replacing``, retract that event in the same
-    batch first (checked as one: the cases under a pack keep a version in force throughout)."""
+    """Record a pack version or calendar year (in ``stream``); with ``replacing``, retract that
+    event in the same batch first (checked as one: the cases under a pack keep a version in force
+    throughout). Only a version of the same pack, or the same year, is replaced this way."""
     if (replacing is None) != (reason is None):
         raise click.UsageError("--replacing and --reason go together: the event replaced and why")
+    if replacing is not None:
+        found = state.ledger.locate(replacing)
+        if found != stream:
+            what = "is not in the ledger" if found is None else f"is an event of {found}, not of {stream}"
+            click.echo(f"--replacing: {replacing!r} {what}: --replacing names the version of {stream} this file "
+                       "corrects (its event id, from `ledger events`)", err=True)
+            click.echo("nothing was written.", err=True)
+            sys.exit(1)
     body = {k: v for k, v in payload.items() if k != "occurred_at"}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     # The same file added twice is one event; added again after a retraction, a new one.
@@ -86,8 +95,9 @@ def _replacing(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--replacing EVENT --reason TEXT``: the version this file corrects, retracted with it."""
     command = click.option("--reason", help="why the replaced event is retracted (with --replacing)")(command)
     return click.option("--replacing", metavar="EVENT",
-                        help="the event id of the version this file corrects: it is retracted in the same "
-                             "batch, so what was judged under it never stands without a version")(command)
+                        help="the event id of the version this file corrects (a version of the same pack, or "
+                             "the same year): it is retracted in the same batch, so what was judged under it "
+                             "never stands without a version")(command)
 
 
 @click.group()
@@ -191,7 +201,8 @@ def policy_add(state: State, file: str, replacing: str | None, reason: str | Non
     """
     pack, raw = _load(file, load_pack_file, PolicyFileError)
     payload = {"type": "PolicyAdded", "occurred_at": _now(state), "policy": pack.id, "pack": raw}
-    _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}", file, replacing, reason)
+    _append_config(state, payload, f"policy {pack.id} effective {pack.effective_from}", file, f"policy:{pack.id}",
+                   replacing, reason)
 
 
 @click.group()
@@ -250,7 +261,8 @@ def calendar_add(state: State, file: str, replacing: str | None, reason: str | N
     """
     schedule, raw = _load(file, load_schedule_file, ScheduleFileError)
     payload = {"type": "CalendarYearAdded", "occurred_at": _now(state), "year": schedule.year, "schedule": raw}
-    _append_config(state, payload, f"calendar year {schedule.year}", file, replacing, reason)
+    _append_config(state, payload, f"calendar year {schedule.year}", file, f"calendar:{schedule.year}",
+                   replacing, reason)
 
 
 def _load(file: str, loader: Callable[[str], T], error: type[PolicyFileError | ScheduleFileError]) -> tuple[T, Any]:

@@ -478,6 +478,11 @@ def test_configuration_is_fixed_by_retracting_it_and_adding_the_file_again(run: 
     assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["year"] == 2031
     readded_id = [e["id"] for e in json.loads(run("events", "--format", "json").output)
                   if e["type"] == "CalendarYearAdded"][-1]
+    other_year = year.with_name("2032.json")
+    other_year.write_text(year.read_text(encoding="utf-8").replace("2031", "2032"), encoding="utf-8")
+    wrong_year = run("calendar", "add", str(other_year), "--replacing", readded_id, "--reason", "x")
+    assert wrong_year.exit_code == 1, wrong_year.output
+    assert f"--replacing: {readded_id!r} is an event of calendar:2031, not of calendar:2032" in wrong_year.output
     replaced = run("calendar", "add", str(again), "--replacing", readded_id, "--reason", "来源有误")  # in one batch
     assert replaced.exit_code == 0 and f"replacing {readded_id}" in replaced.output, replaced.output
     assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["source"] == "测试二"
@@ -540,7 +545,17 @@ def test_a_pack_version_cases_are_judged_by_is_replaced_in_one_batch(base: Any, 
             f"{wrong!r} --reason TEXT") in again.output
     assert base("policy", "add", path, "--replacing", wrong).exit_code == 2  # (a retraction says why)
     unknown = base("policy", "add", path, "--replacing", "nope", "--reason", "x")
-    assert unknown.exit_code == 1 and "--replacing: " in unknown.output and "'nope'" in unknown.output
+    assert unknown.exit_code == 1 and "--replacing: 'nope' is not in the ledger" in unknown.output
+    before = base("events", "--format", "json").output
+    staff = next(e for e in json.loads(before) if e["type"] == "StaffRegistered")
+    other_pack = _pack_file(tmp_path, "z.json", OFFICE_Y | {"id": "office-z"})
+    for event_id, stream, file in (("in-C1", "case:C1", path), (staff["id"], staff["stream"], path),
+                                   (wrong, "policy:office-y", other_pack)):  # the other pack's version
+        refused = base("policy", "add", file, "--replacing", event_id, "--reason", "x")
+        assert refused.exit_code == 1 and "nothing was written." in refused.output, refused.output
+        target = "policy:office-z" if file == other_pack else "policy:office-y"
+        assert f"--replacing: {event_id!r} is an event of {stream}, not of {target}" in refused.output
+    assert base("events", "--format", "json").output == before
     replaced = base("policy", "add", path, "--replacing", wrong, "--reason", "时限有误")
     assert replaced.exit_code == 0 and f"replacing {wrong}" in replaced.output, replaced.output
     shown = json.loads(base("policy", "show", "office-y", "--format", "json").output)
