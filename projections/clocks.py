@@ -91,7 +91,7 @@ class CaseClock:
     invalid_extensions: tuple[InvalidExtension, ...]
     stood: InvalidExtension | None  # the due is one an invalid extension failed to replace
     reply: Fact | None
-    reminders: tuple[Fact, ...]  # Reminded at or before the due
+    reminders: tuple[Fact, ...]  # Reminded before the due
 
     @property
     def evidence(self) -> tuple[str, ...]:
@@ -272,7 +272,11 @@ class _Clock:
                 # Approved and told by the due (002 限时 §7: 签署意见,并在时限届满前告知): ``instant`` is
                 # the later of the two, so an approval after the due is too late whatever the
                 # notice says (the requester cannot have been told of an extension not yet made).
-                if instant <= due or open_since is not None:  # a stopped clock cannot run out
+                if e.new_due <= due:  # (an extension sets a later deadline: 002 限时 §7, 明确办结时限)
+                    self.step(f"extension to {when(e.new_due, tz)} approved {when(e.occurred_at, tz)} is not "
+                              f"later than the due {when(due, tz)}: not an extension (延期), the due stands",
+                              keys[0] if keys else None, item.evidence)
+                elif instant <= due or open_since is not None:  # a stopped clock cannot run out
                     self.step(f"extension (延期) approved {when(e.occurred_at, tz)} and notified "
                               f"{when(e.notified_at or instant, tz)}, by the due {when(due, tz)}: "
                               f"new due {when(e.new_due, tz)}", keys[0] if keys else None, item.evidence)
@@ -282,7 +286,11 @@ class _Clock:
         for f in unnotified:
             e = f.event
             assert isinstance(e, DeadlineExtended)
-            if due < until:
+            if e.new_due <= due:
+                self.step(f"extension to {when(e.new_due, tz)} approved {when(e.occurred_at, tz)} is not "
+                          f"later than the due {when(due, tz)}: not an extension (延期), the due stands",
+                          None, f.evidence)
+            elif due < until:
                 self._invalid(f, due, None)
             else:
                 self.step(f"extension to {when(e.new_due, tz)} not yet notified to the requester: "
@@ -311,7 +319,7 @@ class _Clock:
         due = self.due if state == "running" else None
         stood = next((x for x in reversed(self.invalid) if x.old_due == due), None)
         reminders = tuple(f for f in facts if isinstance(f.event, Reminded)
-                          and due is not None and f.occurred_at <= due)
+                          and due is not None and f.occurred_at < due)  # before the due (001 限时 art. 3)
         return CaseClock(
             case=file.case, which=which, at=self.at, pack=self.pack, limit=self.limit, start=start,
             due=due, state=state, basis=tuple(self.basis), suspensions=tuple(self.suspensions),

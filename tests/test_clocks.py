@@ -207,6 +207,22 @@ def test_a_suspension_after_an_extension_moves_the_new_due_keeping_its_time_of_d
     assert clock(events, "2024-04-01 09:00").due == t("2024-03-18 17:30")
 
 
+def test_an_extension_to_a_deadline_no_later_than_the_due_is_not_an_extension() -> None:
+    # 延期 sets a later deadline (002 限时 §7: 明确办结时限; DOMAIN: "a new deadline"): one to 1 Mar on a
+    # case received on 4 Mar, or to the due itself, leaves the due as it was, notified or not.
+    for new_due in ("2024-03-01T17:30:00+08:00", "2024-03-05T17:30:00+08:00", eod("2024-03-11").isoformat()):
+        for notified in (t("2024-03-08 10:00").isoformat(), None):
+            earlier = ev("DeadlineExtended", "2024-03-08 09:00", id="ext", case="S1", new_due=new_due,
+                         approved_by="s-sup", notified_at=notified)
+            for at in ("2024-03-08 12:00", "2024-03-20 09:00"):
+                c = clock([sdut(), earlier], at)
+                assert c.due == eod("2024-03-11") and c.invalid_extensions == () and c.stood is None, (new_due, at)
+                assert any("not an extension" in s.text and "ext" in s.evidence for s in c.basis)
+    assert not clock([sdut(), extension("2024-03-08 10:00"), ev(
+        "DeadlineExtended", "2024-03-12 09:00", case="S1", new_due="2024-03-13T17:30:00+08:00", approved_by="s-sup",
+        notified_at="2024-03-12T10:00:00+08:00")], "2024-03-14 09:00").breached()  # a second one, shorter
+
+
 def test_a_pack_without_extensions_keeps_its_limit() -> None:
     c = clock([inquiry(), ev("DeadlineExtended", "2024-03-05 09:00", case="C1", approved_by="s-sup",
                              new_due="2024-03-15T17:30:00+08:00", notified_at="2024-03-05T10:00:00+08:00")],
@@ -270,8 +286,11 @@ def test_an_unknown_calendar_year_is_an_error_never_a_guess() -> None:
     assert clock([inquiry(at="2027-03-01 09:00")], "2027-04-01 09:00").due == eod("2027-03-05")  # calendar days
 
 
-def test_reminders_by_the_due_are_counted() -> None:
+def test_reminders_before_the_due_are_counted() -> None:
+    # 001 限时 art. 3 (DOMAIN: "two or more Reminded events before the due instant"): one at the due
+    # instant itself, 23:59:59.999 on 11 Mar, is not before it.
     events = [sdut(), ev("Reminded", "2024-03-05 10:00", case="S1", by="s-a"),
+              ev("Reminded", eod("2024-03-11").isoformat(), case="S1", by="s-a"),
               ev("Reminded", "2024-03-12 10:00", case="S1", by="s-a")]
     assert [f.event.occurred_at for f in clock(events, "2024-03-20 09:00").reminders] == [t("2024-03-05 10:00")]
 
