@@ -327,7 +327,9 @@ class World:
           and B are away (002 AB art. 5(4): A角和B角同时离岗期间，由分管领导指派其他人; 004 AB §4),
           so without an end of its own it lasts while the absence of A or B it was made in
           does, and lapses once both are back; or
-        - the stand-in is away then too: nobody stands in (the post is vacant).
+        - the stand-in is away then too: nobody stands in (the post is vacant); or
+        - it was not made by a leader of the post's unit (its supervising leader, 分管领导, or
+          its section head) as the unit stood when it was made: anyone else's is no designation.
         """
         designation = self.designation_at(post_id, at)
         return designation if designation is not None and self.lapse_of(designation, at) is None else None
@@ -343,21 +345,25 @@ class World:
         """Why a designation in force by its dates stands in for nobody at ``at`` (None: it
         stands); ``LAPSES`` says it in Chinese and English."""
         made = designation.fact.occurred_at
-        if designation.until is None:
-            post = self.post(designation.post, at)
-            if post is not None:
-                ongoing = [a for a in (self.absence_at(post.a, at), self.absence_at(post.b, at))
-                           if a is not None and a.started_at <= made]
-                if not ongoing:
-                    return "made_before"
+        post = self.post(designation.post, at)
+        unit = None if post is None else self.unit(post.unit, made)
+        if unit is not None and designation.by not in (unit.supervisor, unit.head):
+            return "not_by_leader"  # 002 AB art. 5(4) 由分管领导指派; 004 AB §4 由分管领导指定
+        if designation.until is None and post is not None:
+            ongoing = [a for a in (self.absence_at(post.a, at), self.absence_at(post.b, at))
+                       if a is not None and a.started_at <= made]
+            if not ongoing:
+                return "made_before"
         if self.absence_at(designation.stand_in, at) is not None:
             return "stand_in_away"
         return None
 
 
-Lapse = Literal["made_before", "stand_in_away"]
+Lapse = Literal["not_by_leader", "made_before", "stand_in_away"]
 #: Why a designation does not stand (``World.lapse_of``): (Chinese, English).
 LAPSES: dict[str, tuple[str, str]] = {
+    "not_by_leader": ("指派人不是该岗位所在科室的分管领导或科室负责人",
+                      "it was not made by the supervising leader or the section head of the post's unit"),
     "made_before": ("该指派早于本次A、B离岗，且未定期限",
                     "it was made before this absence of A and B, with no end of its own"),
     "stand_in_away": ("受指派人亦不在岗", "the stand-in is away too"),

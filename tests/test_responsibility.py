@@ -127,6 +127,24 @@ def test_a_and_b_both_away_the_stand_in_or_else_the_supervising_leader(
     assert expired.primary.basis == "supervisor"
 
 
+@pytest.mark.parametrize("by,stands", [("s-sup", True), ("s-head", True), ("s-c", False), ("s-d", False)])
+def test_only_a_leader_of_the_posts_unit_designates_a_stand_in(by: str, stands: bool) -> None:
+    # 002 AB art. 5(4): 由分管领导指派; 004 AB §4: 由分管领导指定 — the supervising leader (or the section
+    # head above the post); a colleague, or the stand-in naming themselves (s-c by s-c), designates nobody.
+    both = [away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 10:00")]
+    designated = ev("StandInDesignated", "2024-03-05 11:00", id="si", post="water", stand_in="s-c", by=by,
+                    until="2024-03-07T18:00:00+08:00")
+    case = [inquiry(policy="zhangye-2021", kind="registration")]
+    answer = ask(case, world(*both, designated), catalogue=ZHANGYE)
+    if stands:
+        assert (answer.primary.staff, answer.primary.basis) == ("s-c", "stand_in")
+    else:
+        assert (answer.primary.staff, answer.primary.basis) == ("s-sup", "supervisor")
+        assert any("not made by the supervising leader or the section head" in line for line in answer.explanation)
+        assert any("分管领导或科室负责人" in line for line in answer.explanation)
+        assert "si" in answer.evidence
+
+
 def test_shihezi_has_no_stand_in_rule_so_b_stays_primary_when_both_are_away() -> None:
     w = world(away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 10:00"),
               ev("StandInDesignated", "2024-03-05 11:00", post="water", stand_in="s-c", by="s-sup"))
