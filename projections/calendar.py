@@ -194,11 +194,17 @@ def _year_ranges(years: Iterable[int]) -> str:
 class UnknownCalendarYear(Exception):
     """A question about a year whose official schedule the calendar was not given."""
 
-    def __init__(self, year: int, known: Iterable[int] = ()) -> None:
+    def __init__(self, year: int, known: Iterable[int] = (), case: str | None = None) -> None:
         self.year = year
         self.known = tuple(known)
+        self.case = case
+        about = "" if case is None else f"case {case!r} counts working days in {year}, but "
         super().__init__(
-            f"the working-day calendar does not know {year} (it knows "
+            f"{about}the working-day calendar does not know {year} (it knows "
             f"{_year_ranges(self.known)}); add the State Council's schedule for {year} "
             f"with `ledger calendar add FILE` (README: Calendar)"
         )
+
+    def about(self, case: str) -> UnknownCalendarYear:
+        """The same, naming the case whose clock needed the year (a question over many cases)."""
+        return UnknownCalendarYear(self.year, self.known, case)

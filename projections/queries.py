@@ -580,8 +580,9 @@ class Queries:
                     per_case = self.all_case_facts(known_at, withdrawals=withdrawals)
                     ctx = self.context([], known_at, all_staff=True)
             out: list[Finding] = []
-            for facts in per_case.values():
-                out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
+            for name, facts in per_case.items():
+                with _naming_the_case(name):
+                    out.extend(findings(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz))
             answers = []
             for finding in sorted(out, key=lambda f: (f.breached_at, f.case)):
                 if staff is not None and staff != finding.liable and all(a.staff != staff for a in finding.also_liable):
@@ -622,8 +623,11 @@ class Queries:
                 per_case = self.all_case_facts(known_at, self.open_cases(at, known_at))
                 everyone = [f for facts in per_case.values() for f in facts]
                 ctx = self.context(everyone, known_at, instants=[at])
-            return [case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz, due_needed)
-                    for facts in per_case.values()]
+            out = []
+            for name, facts in per_case.items():
+                with _naming_the_case(name):
+                    out.append(case_status(facts, ctx.world, at, ctx.catalogue, ctx.calendar, self.tz, due_needed))
+            return out
 
     def overdue(self, at: datetime, known_at: datetime | None = None) -> list[dict[str, Any]]:
         return overdue(self.statuses(at, known_at))
@@ -634,6 +638,17 @@ class Queries:
         if staff is not None:
             self._known_staff(staff)
         return caseload(self.statuses(at, known_at, due_needed=False), staff)  # (no working days needed)
+
+
+@contextmanager
+def _naming_the_case(case: str) -> Iterator[None]:
+    """A question over many cases that one case cannot answer names that case."""
+    try:
+        yield
+    except UnknownCalendarYear as exc:
+        if exc.case is not None:
+            raise
+        raise exc.about(case) from None
 
 
 def _withdrawn_by(withdrawals: Sequence[Withdrawal], at: datetime, tz: tzinfo) -> list[dict[str, str]]:

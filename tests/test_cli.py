@@ -223,7 +223,11 @@ def test_a_clock_running_into_an_unknown_year_is_answered_once_the_year_is_added
     asked = base("findings", "--case", "P1", "--at", "2027-03-01T00:00:00+08:00", "--format", "json")
     assert asked.exit_code == 1
     assert "does not know 2027" in asked.output and "ledger calendar add FILE" in asked.output
-    assert base("overdue", "--at", "2027-03-01T00:00:00+08:00").exit_code == 1
+    for question in (("overdue",), ("findings",)):  # over every case: the one that needs 2027 is named
+        over_all = base(*question, "--at", "2027-03-01T00:00:00+08:00")
+        assert over_all.exit_code == 1, over_all.output
+        assert "case 'P1' counts working days in 2027, but the working-day calendar does not know 2027" \
+            in over_all.output
     year = tmp_path / "2027.json"
     year.write_text(json.dumps({"year": 2027, "source": "测试用安排", "holidays": [
         {"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"}], "workdays": []}), encoding="utf-8")
