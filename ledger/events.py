@@ -34,9 +34,9 @@ from pydantic import (
 
 DEFAULT_TZ = "Asia/Shanghai"
 
-#: Instants outside this range are refused as typing mistakes, not guessed at.
-EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
-LATEST = datetime(2100, 1, 1, tzinfo=ZoneInfo("UTC"))
+#: Instants in other years (as written, in their own offset or the store's timezone) are refused
+#: as typing mistakes, not guessed at.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 _HAS_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -71,7 +71,7 @@ def parse_instant(value: Any, info: ValidationInfo | None = None) -> datetime:
         raise ValueError(f"expected an ISO 8601 instant string, got {type(value).__name__}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=context_tz(info))
-    if not EARLIEST <= parsed < LATEST:
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         raise ValueError(f"{parsed.isoformat()} is outside the years 2000-2099 the ledger accepts")
     return parsed
 

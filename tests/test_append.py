@@ -148,6 +148,21 @@ def test_meaning_errors_name_line_and_field(ledger: Any, event: dict[str, Any], 
     assert errors_of(ledger, event) == [message]
 
 
+def test_the_years_2000_to_2099_are_the_years_as_written(ledger: Any) -> None:
+    """New Year's midnight 2000 in Shanghai is in 2000 (16:00 UTC the day before): the year a clerk
+    wrote decides, with an offset (the fast reader) or without one (the checked reader, which
+    reads it in the store's timezone)."""
+    def staff(at: str, sid: str) -> dict[str, Any]:
+        return {"type": "StaffRegistered", "occurred_at": at, "staff": sid, "name": "边界", "rank": 1,
+                "unit": "repair"}
+    assert ledger.append_lines(jsonl(staff("2000-01-01T00:00:00+08:00", "s-y2k"),
+                                     staff("2000-01-01T00:00:00", "s-y2k-naive"))).appended == 2
+    assert errors_of(ledger, staff("1999-12-31T23:59:59-05:00", "s-old")) == [
+        "line 1: occurred_at: 1999-12-31T23:59:59-05:00 is outside the years 2000-2099 the ledger accepts"]
+    assert errors_of(ledger, staff("1999-12-31T23:59:59", "s-old")) == [
+        "line 1: occurred_at: 1999-12-31T23:59:59+08:00 is outside the years 2000-2099 the ledger accepts"]
+
+
 def test_a_handoff_goes_to_someone_else(ledger: Any) -> None:
     errs = errors_of(ledger, inquiry(), {"type": "HandedOff", "occurred_at": "2024-03-04T10:00:00+08:00",
                                          "case": "C1", "from": "s-a", "to": "s-a"})

@@ -142,9 +142,10 @@ PLANNED = {
                          "new_due": "2024-06-26T23:59:59+08:00", "approved_by": "s-b",
                          "notified_at": "2024-05-30T11:30:00+08:00"},
 }
-#: Instants the fast pattern admits that the checked reader refuses: past the ledger's range
-#: once the offset is applied, or a day that does not exist.
-OUT_OF_RANGE = ["2099-12-31T20:00:00-05:00", "2000-01-01T07:00:00+08:00", "2024-02-30T09:00:00+08:00"]
+#: Instants the fast pattern admits that the checked reader refuses: a day that does not exist.
+OUT_OF_RANGE = ["2024-02-30T09:00:00+08:00", "2023-02-29T09:00:00+08:00", "2024-04-31T09:00:00+08:00"]
+#: Instants at the ends of the years 2000-2099 as written, outside them in UTC: both readers take them.
+AT_THE_EDGES = ["2099-12-31T20:00:00-05:00", "2000-01-01T07:00:00+08:00"]
 
 
 def test_the_fast_reader_finishes_each_planned_type_as_the_checked_reader() -> None:
@@ -161,6 +162,10 @@ def test_the_fast_reader_finishes_each_planned_type_as_the_checked_reader() -> N
                 odd = json.dumps({**event, key: instant}).encode()
                 assert _fast(odd, 2) is None, (key, instant)
                 _same_as_checked(odd)
+            for instant in AT_THE_EDGES:
+                edge = json.dumps({**event, key: instant}).encode()
+                assert _fast(edge, 2) is not None, (key, instant)
+                _same_as_checked(edge)
     repeated = json.dumps({**PLANNED["InquiryReceived"], "received_by": ["s-a", "s-a"]}).encode()
     assert _fast(repeated, 2) is None
     _same_as_checked(repeated)
