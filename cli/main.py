@@ -141,8 +141,8 @@ def rebuild(state: State) -> None:
     Example:
       ledger rebuild
     """
-    count = state.ledger.rebuild()
-    click.echo(f"rebuilt the read models from {count} event(s)")
+    top = state.ledger.rebuild()
+    click.echo(f"rebuilt the read models from the whole log (up to event {top})")
 
 
 register_clerk_commands(cli)

@@ -453,7 +453,8 @@ class Ledger:
             self._catch_up(tx)
 
     def rebuild(self) -> int:
-        """Drop every read model and project the whole log again; returns events projected."""
+        """Drop every read model and project the whole log again; returns the log's last
+        sequence number (not a count: PostgreSQL's sequence may leave gaps)."""
         with collector_paused(), self.store.write() as tx:
             for projector in self.projectors:
                 projector.reset(tx)

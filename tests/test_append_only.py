@@ -138,6 +138,7 @@ def test_read_models_and_tracking_stay_rebuildable(ledger: Any, store_url: str) 
         assert sorted(r[0] for r in db.execute("SELECT case_id FROM rm_case_index")) == ["C1", "C2"]
     result = CliRunner().invoke(cli, ["--store", store_url, "rebuild"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    assert result.output == "rebuilt the read models from the whole log (up to event 9)\n"
     unchanged(ledger, 9)
 
 
