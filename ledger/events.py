@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Union
 from zoneinfo import ZoneInfo
@@ -70,10 +70,30 @@ def parse_instant(value: Any, info: ValidationInfo | None = None) -> datetime:
     else:
         raise ValueError(f"expected an ISO 8601 instant string, got {type(value).__name__}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        parsed = parsed.replace(tzinfo=context_tz(info))
+        parsed = _local(parsed.replace(tzinfo=None), context_tz(info))
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         raise ValueError(f"{parsed.isoformat()} is outside the years 2000-2099 the ledger accepts")
     return parsed
+
+
+def _local(naive: datetime, tz: tzinfo) -> datetime:
+    """A wall-clock time in ``tz``; one the clocks skipped, or show twice, is refused (no guess)."""
+    local = naive.replace(tzinfo=tz)
+    offset = local.utcoffset()
+    if local.replace(fold=1).utcoffset() == offset:
+        return local  # (every wall-clock time of a zone without daylight saving)
+    text = naive.isoformat()
+    either = f"{text}{_offset_text(offset)} or {text}{_offset_text(local.replace(fold=1).utcoffset())}"
+    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        raise ValueError(f"{text} does not exist in {tz} (the clocks went forward past it): give the offset "
+                         f"meant, {either}")
+    raise ValueError(f"{text} happens twice in {tz} (the clocks went back): give the offset, {either}")
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    minutes = int((offset or timedelta()).total_seconds()) // 60
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _instant_validator(value: Any, info: ValidationInfo) -> datetime:

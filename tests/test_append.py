@@ -504,3 +504,21 @@ def test_a_definition_is_not_retracted_while_events_name_what_it_defines(ledger:
     # Once nothing that stands names them, the registration may go.
     assert ledger.append_lines(jsonl(retract("ab1"), retract("in-C2"))).appended == 2
     assert ledger.append_lines(jsonl(retract("st-c"))).appended == 1
+
+
+def test_a_wall_clock_time_the_stores_timezone_skips_or_repeats_is_refused(open_ledger: Any) -> None:
+    """In a store kept in America/New_York, 02:30 on 10 March 2024 never happened and 01:30 on
+    3 November happened twice: without an offset either would be a guess, so the line names both."""
+    ledger = open_ledger(tz="America/New_York")
+    ledger.append_lines(jsonl(*BASE))
+    def staff(at: str) -> dict[str, Any]:
+        return {"type": "StaffRegistered", "occurred_at": at, "staff": "s-dst", "name": "夏令", "rank": 1,
+                "unit": "repair"}
+    assert errors_of(ledger, staff("2024-03-10T02:30:00")) == [
+        "line 1: occurred_at: 2024-03-10T02:30:00 does not exist in America/New_York (the clocks went forward past "
+        "it): give the offset meant, 2024-03-10T02:30:00-05:00 or 2024-03-10T02:30:00-04:00"]
+    assert errors_of(ledger, staff("2024-11-03T01:30:00")) == [
+        "line 1: occurred_at: 2024-11-03T01:30:00 happens twice in America/New_York (the clocks went back): give "
+        "the offset, 2024-11-03T01:30:00-04:00 or 2024-11-03T01:30:00-05:00"]
+    ledger.append_lines(jsonl(staff("2024-11-03T01:30:00-05:00")))  # with its offset: taken as written
+    assert ledger.append_lines(jsonl({**staff("2024-07-01T10:00:00"), "staff": "s-summer"})).appended == 1
