@@ -172,10 +172,12 @@ def correct(state: State, target: str, reason: str, changes: tuple[str, ...], ac
     replacement.pop("recorded_by", None)
     before = json.dumps(replacement, sort_keys=True, ensure_ascii=False)
     model = type(fact.event)
+    given: dict[str, str] = {}  # each FIELD (or FIELD.SUB) set -> the --set that set it
     for change in changes:
         key, sep, raw = change.partition("=")
         if not sep:
             raise click.BadParameter(f"{change!r} is not FIELD=VALUE", param_hint="--set")
+        _refuse_twice(given, key, change)
         name, dot, sub = key.partition(".")
         if dot:  # one field of an object (the requester's name)
             inner = replacement.get(name)
@@ -190,6 +192,21 @@ def correct(state: State, target: str, reason: str, changes: tuple[str, ...], ac
         "occurred_at": datetime.now(UTC).astimezone(state.tz).isoformat(timespec="seconds"),
     }
     _append_one(state, payload, actor)
+
+
+def _refuse_twice(given: dict[str, str], key: str, change: str) -> None:
+    """A field set twice (``FIELD`` or ``FIELD.SUB``), or an object set whole and by one of its
+    fields, is refused: the last would win without a word. Record ``key`` as set by ``change``."""
+    name, dot, _ = key.partition(".")
+    earlier = given.get(key)
+    if earlier is not None:
+        raise click.BadParameter(f"{key} is given more than once ({earlier!r}, then {change!r}): "
+                                 "set each field once", param_hint="--set")
+    whole = given.get(name) if dot else next((c for k, c in given.items() if k.startswith(name + ".")), None)
+    if whole is not None:
+        raise click.BadParameter(f"{name} is given both whole and by one of its fields ({whole!r}, then "
+                                 f"{change!r}): set the whole object, or its fields one by one", param_hint="--set")
+    given[key] = change
 
 
 def _value(model: type[ev.EventModel], key: str, raw: str) -> Any:

@@ -17,7 +17,7 @@ timezone when an error names them.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
@@ -103,6 +103,9 @@ class Knowledge:
     now: datetime
     catalogue: PolicyCatalogue = field(default_factory=PolicyCatalogue.builtin)
     calendar_years: set[int] = field(default_factory=lambda: set(builtin_schedules()))
+    #: The years of ``calendar_years`` a CalendarYearAdded standing added (year -> its event id);
+    #: the others are built in (the ``chinesecalendar`` package's schedules): no event to replace.
+    calendar_added: dict[int, str] = field(default_factory=dict)
     #: True when every stream is already known (the ledger was empty when the batch began).
     complete: bool = False
     loaded: set[str] = field(default_factory=set)  # streams read from the ledger (or absent)
@@ -229,6 +232,7 @@ class Knowledge:
             self.packs.append((event_id, data["policy"], data["pack"]))
         elif type_name == "CalendarYearAdded":
             self.calendar_years.add(data["year"])
+            self.calendar_added[data["year"]] = event_id
 
     def forget_configuration(self, event_id: str) -> None:
         """A pack version or calendar year retracted by this batch: known no more, so the file may
@@ -236,7 +240,9 @@ class Knowledge:
         stand, in the order recorded, as the read side builds it."""
         info = self.ids[event_id]
         if info.type == "CalendarYearAdded":
-            self.calendar_years.discard(int(info.stream.partition(":")[2]))
+            year = int(info.stream.partition(":")[2])
+            self.calendar_years.discard(year)
+            self.calendar_added.pop(year, None)
             return
         self.packs = [p for p in self.packs if p[0] != event_id]
         catalogue, self.unresolved = PolicyCatalogue.builtin(), {}
@@ -264,6 +270,19 @@ class Knowledge:
         """A stored instant as an error names it: in the store's timezone."""
         return instant.astimezone(self.tz).isoformat()
 
+    def cite(self, event_id: str) -> str:
+        """An event as an error names it: ``event ID``, or ``line N`` for a line of this batch
+        that gave no id (the one the ledger made up for it, ``ev-`` and 20 hex digits, is
+        written nowhere yet and the sender never saw it). A line that gave its id is named by
+        it, as it would be once stored: the same register reads the same whatever is stored."""
+        info = self.ids.get(event_id)
+        if info is not None and info.line and event_id.startswith("ev-") and len(event_id) == 23:
+            return f"line {info.line}"
+        return f"event {event_id}"
+
+    def clock_reads(self) -> str:
+        return f"the ledger's clock reads {self.now.astimezone(self.tz).isoformat(timespec='seconds')}"
+
     def check(self, line: Line, at: datetime) -> list[LineError]:
         """Every meaning error of one line against what is known (forward references excluded);
         ``at`` is its occurred-at in UTC."""
@@ -273,8 +292,7 @@ class Knowledge:
             errors.append(LineError(line.number, field_name, message))
 
         if at > self.latest:
-            err("occurred_at", f"{line.at.isoformat()} is in the future "
-                f"(the ledger's clock reads {self.now.astimezone(self.tz).isoformat(timespec='seconds')})")
+            err("occurred_at", f"{line.at.isoformat()} is in the future ({self.clock_reads()})")
         known, data = self._known, line.data
         for field_name, kind in _CHECKED_NOW[line.type]:
             if (value := data.get(field_name)) is None:
@@ -343,7 +361,7 @@ class Knowledge:
             end = absence.end
             if absence.start <= at and (end is None or at < end):
                 span = f"{self.when(absence.start)} - {self.when(end) if end else 'open'}"
-                err("occurred_at", f"overlaps another absence of {staff!r} ({span}, event {absence.start_id})")
+                err("occurred_at", f"overlaps another absence of {staff!r} ({span}, {self.cite(absence.start_id)})")
                 return
 
     def _check_absence_end(self, line: Line, at: datetime, err: Err) -> None:
@@ -361,9 +379,17 @@ class Knowledge:
             err("staff", f"{staff!r} has no absence in progress at {line.at.isoformat()}")
 
     def _check_stand_in(self, line: Line, at: datetime, err: Err) -> None:
-        until = line.data.get("until")
-        if until is not None and _fromiso(until) <= line.at:
-            err("until", "the designation must end after it is made")
+        self._stand_in_content(line.data, line.at, err, "")
+
+    def _stand_in_content(self, data: dict[str, Any], at: datetime, err: Err, prefix: str) -> None:
+        """A designation (a line's, or a correction's replacement with ``prefix``) made at ``at``."""
+        until = data.get("until")
+        if until is not None and _fromiso(until) <= at:
+            err(prefix + "until", "the designation must end after it is made")
+        if data["stand_in"] == data["by"]:
+            err(prefix + "stand_in", f"{data['by']!r} cannot designate themselves: a stand-in is designated by "
+                "the supervising leader (002 AB art. 5(4); 004 AB §4), so `by` names the leader and `stand_in` "
+                "someone else")
 
     def open_absence_overlaps(self) -> list[tuple[str, Absence, Absence]]:
         """Open absences followed by a later absence of the same person (checked at the end)."""
@@ -374,11 +400,27 @@ class Knowledge:
                     found.append((staff, first, second))
         return found
 
+    def open_absence_errors(self, skip: Container[str] = ()) -> list[LineError]:
+        """``open_absence_overlaps`` as errors, at the line of the open absence, naming the later
+        absence by ``cite`` (its line when this batch adds it); a person whose stream is in
+        ``skip`` is left out (reported by the history check of a correction)."""
+        out = []
+        for staff, first, second in self.open_absence_overlaps():
+            if f"staff:{staff}" in skip:
+                continue
+            info = self.ids.get(first.start_id)
+            out.append(LineError(
+                info.line if info is not None else 0, "occurred_at",
+                f"the absence of {staff!r} from {self.when(first.start)} never ends, so it overlaps "
+                f"the absence starting {self.when(second.start)} ({self.cite(second.start_id)}); "
+                "record its AbsenceEnded"))
+        return out
+
     def _check_inquiry(self, line: Line, at: datetime, err: Err) -> None:
         data = line.data
         case = data["case"]
         if case in self.cases:
-            err("case", f"case {case!r} was already received (event {self.cases[case].received_id})")
+            err("case", f"case {case!r} was already received ({self.cite(self.cases[case].received_id)})")
         policy = data["policy"]
         if policy in self.catalogue:
             key = (policy, data["kind"], line.at.astimezone(self.tz).date())
@@ -407,6 +449,28 @@ class Knowledge:
             err("to", "a handoff goes to someone else")
         if line.type == "HandoffAccepted" and data["by"] not in state.pending:
             err("by", f"no handoff to {data['by']!r} is pending on case {case!r}")
+
+    def _check_extension(self, line: Line, at: datetime, err: Err) -> None:
+        self._check_case_event(line, at, err)
+        self._extension_content(line.data, err, "")
+
+    def _extension_content(self, data: dict[str, Any], err: Err, prefix: str) -> None:
+        """An extension (a line's, or a correction's replacement with ``prefix``) is a new deadline
+        after the case's receipt, told to the requester no earlier than the receipt and not in
+        the future."""
+        state = self.cases.get(data["case"])
+        if state is not None and _fromiso(data["new_due"]) <= state.received_at:
+            err(prefix + "new_due", f"{data['new_due']} is not after case {data['case']!r} was received "
+                f"({self.when(state.received_at)}): an extension (延期) sets a new, later deadline")
+        notified = data.get("notified_at")
+        if notified is None:
+            return
+        told = _fromiso(notified)
+        if state is not None and told < state.received_at:
+            err(prefix + "notified_at", f"{notified} is before case {data['case']!r} was received "
+                f"({self.when(state.received_at)})")
+        if told > self.latest:
+            err(prefix + "notified_at", f"{notified} is in the future ({self.clock_reads()})")
 
     def _check_target(self, line: Line, at: datetime, err: Err) -> None:
         target = line.data["target"]
@@ -441,13 +505,17 @@ class Knowledge:
         if model.id is not None:
             err("replacement.id", "a replacement keeps the id of the event it corrects; remove it")
         if model.occurred_at.astimezone(UTC) > self.latest:  # as a line's own (``check``)
-            err("replacement.occurred_at", f"{model.occurred_at.isoformat()} is in the future "
-                f"(the ledger's clock reads {self.now.astimezone(self.tz).isoformat(timespec='seconds')})")
+            err("replacement.occurred_at", f"{model.occurred_at.isoformat()} is in the future ({self.clock_reads()})")
         if model.stream() != info.stream:
             err(f"replacement.{model.stream_field}",
                 f"a correction cannot move the event to another {model.stream_kind} "
                 f"(it belongs to {info.stream})")
-        self.check_references(model.type_name, Line.of(0, model).data, err, "replacement.")
+        content = Line.of(0, model).data
+        self.check_references(model.type_name, content, err, "replacement.")
+        if model.type_name == "DeadlineExtended":  # (the content checks a line of its type gets)
+            self._extension_content(content, err, "replacement.")
+        elif model.type_name == "StandInDesignated":
+            self._stand_in_content(content, model.occurred_at, err, "replacement.")
 
     def _check_policy(self, line: Line, at: datetime, err: Err) -> None:
         pack = line.data["pack"]
@@ -476,8 +544,17 @@ class Knowledge:
             err("schedule.year", f"must be {year}, the year this event adds (`year`), not {schedule.get('year')!r}")
             return
         if year in self.calendar_years:
-            err("year", f"the calendar already knows {year}: a wrong year is replaced (`ledger calendar add "
-                "FILE --replacing EVENT --reason TEXT`)")
+            added = self.calendar_added.get(year)
+            if added is None:
+                err("year", f"the calendar already knows {year}: it is built in (from the package's own schedule "
+                    "data, chinesecalendar's transcription of the State Council's notices), so it has no event to "
+                    "replace and cannot be added again; an office's own closure days go in its policy pack "
+                    "(`closures`)")
+            elif (info := self.ids.get(added)) is not None and info.line:
+                err("year", f"the calendar already knows {year}: line {info.line} adds it; give each year once")
+            else:
+                err("year", f"the calendar already knows {year} (event {added!r}): a wrong year is replaced "
+                    f"(`ledger calendar add FILE --replacing {added!r} --reason TEXT`)")
         try:
             parse_schedule(line.data["schedule"], f"year {year}")
         except ScheduleFileError as exc:
@@ -494,6 +571,7 @@ _CHECKS: dict[str, Callable[[Knowledge, Line, datetime, Err], None]] = {
     "Corrected": Knowledge._check_target, "Retracted": Knowledge._check_target,
     "PolicyAdded": Knowledge._check_policy, "CalendarYearAdded": Knowledge._check_calendar_year,
     **dict.fromkeys(CASE_TYPES - {"InquiryReceived"}, Knowledge._check_case_event),
+    "DeadlineExtended": Knowledge._check_extension,
 }
 
 
