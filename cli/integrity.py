@@ -64,13 +64,15 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 @fmt_option
 @pass_state
 def verify_command(state: State, digest: Head | None, fmt: str) -> None:
-    """Re-compute the hash chain over the whole ledger.
+    """Re-compute the hash chain over the whole ledger, and check the event-id index against it.
 
     Every stored event's hash covers its content, both times, the recorder, its place
-    (stream and version) and the hash of the event before it. Exit 0 and the head digest
-    when all of it holds; exit 1 naming the first bad event (sequence number, id, what is
-    wrong) otherwise. With --digest, the event at SEQ must still have HASH: this catches
-    removed events at the end and a history rewritten with freshly computed hashes.
+    (stream and version) and the hash of the event before it. The ledger's index of event
+    ids must list each event's id at that event, marked retracted exactly when a Retracted
+    event targets it, and nothing else. Exit 0 and the head digest when all of it holds;
+    exit 1 naming the first bad event (sequence number, id, what is wrong) otherwise. With
+    --digest, the event at SEQ must still have HASH: this catches removed events at the end
+    and a history rewritten with freshly computed hashes.
 
     \b
     Example:
@@ -98,7 +100,8 @@ def _report(result: Verification, fmt: str) -> None:
         }], "csv")
         return
     if result.first_bad is None:
-        click.echo(f"intact: {result.checked} event(s) checked; every hash and every link holds")
+        click.echo(f"intact: {result.checked} event(s) checked; every hash and every link holds, and so does "
+                   "the id index")
         if result.digest is not None:
             click.echo(f"digest {result.digest.seq}:{result.digest.hash[:12]}… matches: the ledger up to "
                        f"event {result.digest.seq} is unchanged")

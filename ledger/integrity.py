@@ -10,7 +10,10 @@ Three layers, each covering what the one before cannot:
 2. Someone with the database file (or superuser rights) can drop the triggers. Every record
    therefore carries ``prev`` (the hash of the record before it in sequence order) and
    ``hash`` (sha256 of its canonical body: stream, version, id, both times, recorder,
-   content, prev), and ``verify`` recomputes the chain, naming the first bad event.
+   content, prev), and ``verify`` recomputes the chain, naming the first bad event. It also
+   checks the id index against the chain it walks: an index edited with its triggers dropped
+   (an id's row removed, so that the id is taken again; an id marked retracted with no
+   Retracted event, so that it can no longer be corrected) breaks no hash.
 3. An intruder who rewrites history *and* recomputes every later hash leaves a chain that
    is internally sound. The head digest (``SEQ:HASH``) written into a committee's minutes
    catches that: ``verify(digest=...)`` checks the record at SEQ still has that hash.
@@ -275,6 +278,7 @@ class _Link:
 
     hash: str = GENESIS
     recorded_at: datetime | None = None
+    record: dict[str, Any] | None = None  # the state of the record it moved on to (``_check_record``)
 
 
 def _rows(store: Store, tx: Tx, after: int, upto: int, limit: int) -> list[_Row]:
@@ -352,7 +356,7 @@ def _check_record(row: _Row, link: _Link) -> Problem | None:
     if link.recorded_at is not None and recorded_at < link.recorded_at:
         return bad(f"it was recorded at {data['recorded_at']}, before the event stored before it "
                    f"({link.recorded_at.isoformat()}): the ledger's clock never runs backwards", data)
-    link.hash, link.recorded_at = digest, recorded_at
+    link.hash, link.recorded_at, link.record = digest, recorded_at, data
     return None
 
 
@@ -389,6 +393,12 @@ def verify(
     also still carry its hash: this catches a truncated tail and a history rewritten with
     freshly computed hashes, which the chain alone cannot. ``progress(seq, top)`` is
     called after each page.
+
+    The ledger's id index (``ledger_ids``, when the store has one) is checked against the
+    records that hold, a page at a time (``_IdIndex``): each record's id is indexed at its own
+    sequence number, so that no two records share an id; an id is marked retracted exactly when
+    a stored Retracted event targets it; and the index has no other row. Each record's chain is
+    checked before its index row.
     """
     with store.read() as tx:
         top = store.max_seq(tx)
@@ -399,6 +409,7 @@ def verify(
             stored_head = Head(top, str(orjson.loads(last[0].state)["hash"]))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             stored_head = Head(top, "")
+    index = _IdIndex.of(store)
     link = _Link()
     checked, position = 0, 0
     anchor_found = digest is None or digest.seq == 0
@@ -407,6 +418,12 @@ def verify(
         matches = digest is not None and anchor_found and not (problem and problem.seq == digest.seq)
         return Verification(problem is None, stored_head, checked, problem, digest, matches)
 
+    def index_result(problem: Problem, before: int) -> Verification:
+        nonlocal checked, anchor_found
+        checked = before  # the records before it hold
+        anchor_found = digest is None or digest.seq <= problem.seq  # (reached, as the chain holds up to it)
+        return result(problem)
+
     if digest is not None and digest.seq == 0 and digest.hash != GENESIS:
         return result(Problem(0, None, None, f"the empty ledger's digest is 0:{GENESIS}"))
     while position < top:
@@ -414,27 +431,234 @@ def verify(
             rows = _rows(store, tx, position, top, page)
         if not rows:
             break
+        holding: list[_Held] = []  # this page's records that hold, in order
+        stop: Problem | None = None  # what is wrong with the record after them
         for row in rows:
             if digest is not None and not anchor_found and row.seq > digest.seq:
-                return result(_missing_anchor(digest, top))
-            problem = _check_record(row, link)
-            if problem is not None:
-                return result(problem)
+                stop = _missing_anchor(digest, top)
+                break
+            stop = _check_record(row, link)
+            if stop is not None:
+                break
             if digest is not None and row.seq == digest.seq:
                 anchor_found = True
                 if link.hash != digest.hash:  # the bad event: not counted among those that hold
-                    return result(Problem(
+                    stop = Problem(
                         row.seq, _id_of(row), row.stream,
                         f"its hash is {link.hash}, but the digest says {digest.hash}: the history up to "
                         f"event {digest.seq} was rewritten since that digest was taken",
-                    ))
-            checked += 1
+                    )
+                    break
+            assert link.record is not None
+            holding.append(_held(row, link.record))
+        if index is not None:  # (a record that holds comes before ``stop``, and so does its index row)
+            found = index.check(holding, checked)
+            if found is not None:
+                return index_result(*found)
+        checked += len(holding)
+        if stop is not None:
+            return result(stop)
         position = rows[-1].seq
         if progress is not None:
             progress(position, top)
     if not anchor_found and digest is not None:
         return result(_missing_anchor(digest, top))
+    if index is not None:
+        found = index.finish(top, checked)
+        if found is not None:
+            return index_result(*found)
     return result(None)
+
+
+#: Ids looked up in the index with one statement (SQLite allows 32766 parameters since 3.32, 999 before).
+_ID_CHUNK = 900
+
+
+class _IdIndex:
+    """The ledger's id index (``ledger_ids``) as ``verify`` checks it against the records.
+
+    Each record that holds must have its id indexed at its own sequence number (the id is the
+    index's key, so a second record with the same id cannot also be), with the stream and type
+    that ledgers made before 0.2 copy into the index, and marked retracted exactly when a stored
+    Retracted event targets it; and the index must have no row besides the records'. The rows
+    are looked up by key, a page's ids at a time (the index has no other), and only the ids
+    marked retracted whose Retracted event is not read yet are kept.
+    """
+
+    def __init__(self, store: Store, columns: Sequence[str]):
+        self.store = store
+        #: Whether the index copies each event's stream and type (ledgers made before 0.2).
+        self.copies = "stream" in columns and "type" in columns
+        self.select = "id, seq, retracted" + (", stream, type" if self.copies else "")
+        #: Ids marked retracted, read before any Retracted event targeting them: id -> (seq, stream,
+        #: how many records hold before it).
+        self.pending: dict[str, tuple[int, str, int]] = {}
+
+    @classmethod
+    def of(cls, store: Store) -> _IdIndex | None:
+        """The store's id index (None for a store the ledger's schema was never created in)."""
+        columns = store.columns(IDS_TABLE)
+        return cls(store, columns) if columns else None
+
+    def check(self, holding: Sequence[_Held], before: int) -> tuple[Problem, int] | None:
+        """The first record whose index row is wrong, with how many hold before it (``before``
+        hold before the first of these)."""
+        if not holding:
+            return None
+        wanted = {held[2] for held in holding}
+        wanted.update(held[4] for held in holding if held[4] is not None)
+        indexed = self._lookup(list(wanted))
+        copies = self.copies
+        for i, held in enumerate(holding):
+            entry = indexed.get(held[2])
+            # Most records: indexed here, not retracted, retracting nothing (and nothing copied).
+            if entry is None or entry[1] != held[0] or entry[2] != 0 or held[4] is not None or copies:
+                problem = self._check(held, indexed, before + i)
+                if problem is not None:
+                    return problem, before + i
+        return None
+
+    def _lookup(self, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        found: dict[str, tuple[Any, ...]] = {}
+        with self.store.read() as tx:
+            for i in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[i:i + _ID_CHUNK]
+                tx.execute(f"SELECT {self.select} FROM {IDS_TABLE} WHERE id IN ({','.join('?' * len(chunk))})",
+                           chunk)
+                for entry in tx.fetchall():
+                    found[entry[0]] = entry
+        return found
+
+    def _check(self, held: _Held, indexed: dict[str, tuple[Any, ...]], before: int) -> Problem | None:
+        at, stream, event_id, kind, target = held
+
+        def bad(problem: str) -> Problem:
+            return Problem(at, event_id, stream, problem)
+
+        entry = indexed.get(event_id)
+        if entry is None:
+            return bad(f"its id {event_id!r} is missing from the ledger's id index ({IDS_TABLE}): the index "
+                       "was edited, so a repeated id would not be caught")
+        seq, retracted = entry[1], entry[2]
+        if seq != at:
+            return bad(self._elsewhere(event_id, seq))
+        if self.copies and (entry[3], entry[4]) != (stream, kind):
+            return bad(f"the id index ({IDS_TABLE}) has it as {entry[4]!r} in {entry[3]!r}, but its record is "
+                       f"{kind!r} in {stream!r}: the index was edited")
+        if retracted not in (0, 1):
+            return bad(f"the id index ({IDS_TABLE}) holds retracted = {retracted!r} for it, not 0 or 1: "
+                       "the index was edited")
+        if retracted == 1:  # its Retracted event comes after it, if there is one
+            self.pending[event_id] = (at, stream, before)
+        if target is None:
+            return None
+        aimed = indexed.get(target)
+        if aimed is None or type(aimed[1]) is not int or aimed[1] >= at:
+            return bad(f"it retracts {target!r}, but the id index ({IDS_TABLE}) has no event with that id "
+                       "stored before it")
+        if aimed[2] != 1:
+            return bad(f"it retracts {target!r}, but the id index ({IDS_TABLE}) does not mark {target!r} "
+                       "retracted: the index was edited, so it could be corrected or retracted again")
+        self.pending.pop(target, None)
+        return None
+
+    def _elsewhere(self, event_id: str, seq: Any) -> str:
+        """What is wrong when the index gives a record's id another sequence number."""
+        if type(seq) is not int:
+            return f"its id {event_id!r} is indexed ({IDS_TABLE}) at {seq!r}, not at this event: the index was edited"
+        where = f"its id {event_id!r} is indexed ({IDS_TABLE}) at event {seq}, not at this one"
+        with self.store.read() as tx:
+            rows = _rows(self.store, tx, seq - 1, seq, 1)
+        if rows and _id_of(rows[0]) == event_id:
+            return (f"{where}, and event {seq} has the same id: the index was edited, so the repeated id "
+                    "was not caught")
+        return f"{where}: the index was edited"
+
+    def finish(self, top: int, checked: int) -> tuple[Problem, int] | None:
+        """After the last record (``checked`` of them, up to ``top``, all holding): an id marked
+        retracted that no Retracted event targets, or a row of the index that is no record's; with
+        how many records hold before it."""
+        store = self.store
+        events, seq = store.events_table, store.seq_column
+        found: list[tuple[Problem, int]] = []
+        with store.read() as tx:
+            if self.pending:  # a Retracted event appended since verify began may target one
+                tx.execute(f"SELECT {store.state_column} FROM {events} WHERE {seq} > ? AND topic = 'Retracted'",
+                           (top,))
+                for (state,) in tx.fetchall():
+                    try:
+                        target = orjson.loads(bytes(state))["event"]["target"]
+                    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                        continue
+                    if isinstance(target, str):
+                        self.pending.pop(target, None)
+            if self.pending:
+                event_id, (at, stream, before) = min(self.pending.items(), key=lambda item: item[1][0])
+                found.append((Problem(at, event_id, stream, (
+                    f"the id index ({IDS_TABLE}) marks {event_id!r} retracted, but no Retracted event targets it: "
+                    "the index was edited, so the event can no longer be corrected or retracted")), before))
+            # Every record's own row is in the index (``check``): any other row up to ``top`` is one
+            # too many. Rows past it are of events appended since, unless no such event is stored.
+            tx.execute(
+                f"SELECT COALESCE(SUM(CASE WHEN i.seq <= ? THEN 1 ELSE 0 END), 0) AS upto, COALESCE(SUM(CASE WHEN"
+                f" i.seq > ? AND NOT EXISTS (SELECT 1 FROM {events} e WHERE e.{seq} = i.seq) THEN 1 ELSE 0 END), 0)"
+                f" AS past FROM {IDS_TABLE} i", (top, top))  # (named: PostgreSQL's rows are dicts)
+            counted = tx.fetchone()
+            assert counted is not None
+            if int(counted[0]) != checked or int(counted[1]):
+                found.append(self._extra_row(tx, top, checked, int(counted[0])))
+        return min(found, key=lambda f: f[0].seq) if found else None
+
+    def _extra_row(self, tx: Tx, top: int, checked: int, rows: int) -> tuple[Problem, int]:
+        """The first row of the index that is no record's (there is one)."""
+        store = self.store
+        events, seq = store.events_table, store.seq_column
+        candidates: list[tuple[Problem, int]] = []
+
+        def before(at: int) -> int:
+            tx.execute(f"SELECT COUNT(*) FROM {events} WHERE {seq} < ? AND {seq} <= ?", (at, top))
+            counted = tx.fetchone()
+            return int(counted[0]) if counted else 0
+
+        # A row at a sequence number where no event is stored.
+        tx.execute(f"SELECT i.id, i.seq FROM {IDS_TABLE} i WHERE NOT EXISTS (SELECT 1 FROM {events} e"
+                   f" WHERE e.{seq} = i.seq) ORDER BY i.seq LIMIT 1")
+        orphan = tx.fetchone()
+        if orphan is not None:
+            event_id, at = str(orphan[0]), orphan[1]
+            at = at if type(at) is int else top
+            candidates.append((Problem(at, event_id, None, (
+                f"the id index ({IDS_TABLE}) lists {event_id!r} at event {orphan[1]!r}, but no such event is "
+                "stored: the index was edited")), before(at)))
+        # A second row at a record's sequence number (the record's own row is the one with its id).
+        tx.execute(f"SELECT seq FROM {IDS_TABLE} WHERE seq <= ? GROUP BY seq HAVING COUNT(*) > 1 ORDER BY seq LIMIT 1",
+                   (top,))
+        shared = tx.fetchone()
+        if shared is not None:
+            at = int(shared[0])
+            stored = _rows(store, tx, at - 1, at, 1)
+            own = _id_of(stored[0]) if stored else None
+            tx.execute(f"SELECT id FROM {IDS_TABLE} WHERE seq = ? ORDER BY id", (at,))
+            others = [str(r[0]) for r in tx.fetchall() if r[0] != own]
+            candidates.append((Problem(at, own, stored[0].stream if stored else None, (
+                f"the id index ({IDS_TABLE}) also lists {others[0]!r} at this event, which is not its id: the "
+                "index was edited")), before(at)))
+        if candidates:
+            return min(candidates, key=lambda c: c[0].seq)
+        return (Problem(top, None, None, f"the id index ({IDS_TABLE}) has {rows} row(s) up to event {top}, but "
+                        f"{checked} event(s) are stored: the index was changed while it was checked"), checked)
+
+
+#: What the index check needs of a record that holds: sequence number, stream, id, type, and the
+#: id it retracts (a Retracted event's target, else None).
+_Held = tuple[int, str, str, Any, str | None]
+
+
+def _held(row: _Row, record: dict[str, Any]) -> _Held:
+    event = record["event"]
+    kind = event.get("type")
+    target = event.get("target") if kind == "Retracted" else None
+    return row.seq, row.stream, record["id"], kind, target if isinstance(target, str) else None
 
 
 def _missing_anchor(digest: Head, top: int) -> Problem:
