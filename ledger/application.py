@@ -220,8 +220,10 @@ class Ledger:
             name = name or DEFAULT_TZ
             ZoneInfo(name)  # an unknown zone fails before anything is written
             with self.store.write() as tx:
-                tx.execute("INSERT INTO ledger_settings (key, value) VALUES ('timezone', ?)"
-                           " ON CONFLICT (key) DO NOTHING", (name,))
+                # (only when missing: an insert that collides is refused, ``integrity``)
+                tx.execute("INSERT INTO ledger_settings (key, value) SELECT 'timezone', ? WHERE NOT EXISTS"
+                           " (SELECT 1 FROM ledger_settings WHERE key = 'timezone') ON CONFLICT (key) DO NOTHING",
+                           (name,))
                 row = tx.execute("SELECT value FROM ledger_settings WHERE key = 'timezone'").fetchone()
         assert row is not None
         stored = str(row[0])

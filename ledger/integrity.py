@@ -5,8 +5,12 @@ Three layers, each covering what the one before cannot:
 1. No code path updates or deletes an event, and the database refuses it too: triggers on
    the events table (and on the ``ledger_ids`` index) abort UPDATE, DELETE and, on
    PostgreSQL, TRUNCATE (on SQLite, INSERT OR REPLACE; a large batch's writer lifts those two
-   inside its own transaction only: ``insert_guards_lifted``). On PostgreSQL ``grant_roles``
-   also gives clerks INSERT but no UPDATE/DELETE, and committees SELECT only.
+   inside its own transaction only: ``insert_guards_lifted``); the settings table (the
+   timezone, written when the ledger is created) refuses every change the same way. On
+   PostgreSQL ``grant_roles`` also gives clerks INSERT but no UPDATE/DELETE (on the settings,
+   SELECT only), and committees SELECT only. The settings are outside the hash chain: someone
+   who drops the triggers can change the timezone undetected by ``verify``, which every answer
+   then shows (its times carry the zone's offset).
 2. Someone with the database file (or superuser rights) can drop the triggers. Every record
    therefore carries ``prev`` (the hash of the record before it in sequence order) and
    ``hash`` (sha256 of its canonical body: stream, version, id, both times, recorder,
@@ -44,6 +48,9 @@ RECORD_KEYS = frozenset({"stream", "version", "id", "recorded_at", "recorded_by"
 #: The ledger's own index of event ids (ledger/application.py): append-only except that an
 #: id may be marked retracted, which Ledger._index does when a Retracted event is stored.
 IDS_TABLE = "ledger_ids"
+#: The settings fixed when the ledger is created (its timezone): written once, never changed.
+SETTINGS_TABLE = "ledger_settings"
+_SETTINGS_FIXED = "the settings of a ledger (its timezone) are fixed when it is created"
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -93,6 +100,14 @@ def _sqlite_statements(events: str) -> list[str]:
         f"CREATE TRIGGER IF NOT EXISTS {INSERT_GUARDS[1]} BEFORE INSERT ON {IDS_TABLE} "
         f"WHEN EXISTS (SELECT 1 FROM {IDS_TABLE} WHERE id = NEW.id) "
         + refuse("this event id is already indexed"),
+        # The timezone decides how every naive time was read and where each working day ends:
+        # changed, the same events would give other answers.
+        f"CREATE TRIGGER IF NOT EXISTS ledger_settings_refuse_update BEFORE UPDATE ON {SETTINGS_TABLE} "
+        + refuse(_SETTINGS_FIXED),
+        f"CREATE TRIGGER IF NOT EXISTS ledger_settings_refuse_delete BEFORE DELETE ON {SETTINGS_TABLE} "
+        + refuse(_SETTINGS_FIXED),
+        f"CREATE TRIGGER IF NOT EXISTS ledger_settings_refuse_replace BEFORE INSERT ON {SETTINGS_TABLE} "
+        f"WHEN EXISTS (SELECT 1 FROM {SETTINGS_TABLE} WHERE key = NEW.key) " + refuse(_SETTINGS_FIXED),
     ]
 
 
@@ -139,6 +154,13 @@ _PG_REFUSE = (
     f"MESSAGE = '{APPEND_ONLY}: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' is refused', "
     "HINT = 'record a Corrected or Retracted event instead'; END"
 )
+_PG_SETTINGS_FIXED = (
+    "BEGIN RAISE EXCEPTION USING ERRCODE = 'restrict_violation', "
+    f"MESSAGE = '{APPEND_ONLY}: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' is refused', "
+    f"HINT = '{_SETTINGS_FIXED}'; END"
+)
+
+
 def _pg_ids_guard(events: str) -> str:
     # Every column but retracted unchanged (whichever columns the index has), retracted set, and
     # the id's Retracted event stored (by the same batch, which marks it).
@@ -186,6 +208,9 @@ def _postgres_statement(events: str) -> str:
         + trigger("ledger_events_refuse_truncate", events, "BEFORE TRUNCATE", "ledger_refuse_change")
         + trigger("ledger_ids_refuse_change", IDS_TABLE, "BEFORE UPDATE OR DELETE", "ledger_ids_guard")
         + trigger("ledger_ids_refuse_truncate", IDS_TABLE, "BEFORE TRUNCATE", "ledger_refuse_change")
+        + function("ledger_settings_fixed", _PG_SETTINGS_FIXED)
+        + trigger("ledger_settings_refuse_change", SETTINGS_TABLE, "BEFORE UPDATE OR DELETE", "ledger_settings_fixed")
+        + trigger("ledger_settings_refuse_truncate", SETTINGS_TABLE, "BEFORE TRUNCATE", "ledger_settings_fixed")
         + " END $ledger$"
     )
 
@@ -762,5 +787,5 @@ def role_statements(
         if sequence:
             out.append(f"GRANT USAGE ON SEQUENCE {sequence} TO {r}")
         out += [f'GRANT INSERT, UPDATE, DELETE ON {s}."{t}" TO {r}'
-                for t in tables if t not in (events_table, IDS_TABLE)]
+                for t in tables if t not in (events_table, IDS_TABLE, SETTINGS_TABLE)]  # (settings: read only)
     return out

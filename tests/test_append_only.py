@@ -130,6 +130,22 @@ def test_the_event_id_index_only_ever_gains_ids_and_retractions(ledger: Any, sto
     unchanged(ledger, 10)
 
 
+def test_the_timezone_a_ledger_was_created_with_cannot_be_changed(
+        ledger: Any, store_url: str, open_ledger: Any) -> None:
+    """It decides how naive times were read and where working days end: the same events would
+    give other answers under another zone."""
+    with Intruder(store_url) as db:
+        assert "append-only" in refused(db, "UPDATE ledger_settings SET value = 'America/New_York'")
+        assert "append-only" in refused(db, "DELETE FROM ledger_settings")
+        if db.sqlite:
+            assert "append-only" in refused(
+                db, "INSERT OR REPLACE INTO ledger_settings (key, value) VALUES ('timezone', 'UTC')")
+        else:
+            assert "append-only" in refused(db, "TRUNCATE ledger_settings")
+        assert db.execute("SELECT key, value FROM ledger_settings") == [("timezone", "Asia/Shanghai")]
+    assert open_ledger().tz.key == "Asia/Shanghai"  # opened again: nothing to insert, nothing refused
+
+
 def test_read_models_and_tracking_stay_rebuildable(ledger: Any, store_url: str) -> None:
     with Intruder(store_url) as db:
         db.execute("DELETE FROM rm_case_index WHERE case_id = 'C1'")  # a cache: may be dropped
@@ -231,6 +247,8 @@ def test_db_roles_makes_a_clerk_who_appends_but_cannot_change_or_delete(roles: A
         denied(conn, "TRUNCATE ledger_events")
         denied(conn, "DELETE FROM ledger_ids")
         denied(conn, "TRUNCATE ledger_ids")
+        denied(conn, "UPDATE ledger_settings SET value = 'UTC'")  # the timezone: read only
+        denied(conn, "DELETE FROM ledger_settings")
         denied(conn, "DROP TRIGGER ledger_events_refuse_change ON ledger_events")
         denied(conn, "ALTER TABLE ledger_events DISABLE TRIGGER ALL")
         denied(conn, "DROP TABLE ledger_events")
