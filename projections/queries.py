@@ -517,7 +517,10 @@ class Queries:
             withdrawals[case] = gone
         if not facts:
             when = f" as known at {known_at.isoformat()}" if known_at else ""
-            raise CaseNotFound(f"case {case!r} is not in the ledger{when}")
+            why = _receipt_retracted([{**w.to_json(), "recorded_at": w.recorded_at.astimezone(self.tz).isoformat()}
+                                      for w in gone])
+            raise CaseNotFound(f"case {case!r} is not in the ledger{when}"
+                               + ("" if why is None else f": every event of it was retracted; {why}"))
         return facts
 
     def cases_known(self, known_at: datetime | None) -> list[str]:
@@ -555,8 +558,15 @@ class Queries:
             with self.reading():
                 facts = self.case_facts(case, known_at, withdrawals)
                 ctx = self.context(facts, known_at, instants=[at])
-            answer = who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
-            answer["withdrawn"] = _withdrawn_by(withdrawals.get(case, []), at, self.tz)
+            gone = withdrawals.get(case, [])
+            try:
+                answer = who(facts, ctx.world, at, ctx.catalogue, self.tz, known_at=known_at).to_json()
+            except CaseNotFoundAt as exc:
+                why = _receipt_retracted(_withdrawn_by(gone, at, self.tz))
+                if why is None:
+                    raise
+                raise CaseNotFoundAt(f"{exc}: {why}") from None
+            answer["withdrawn"] = _withdrawn_by(gone, at, self.tz)
             return answer
 
     def findings(self, case: str | None, at: datetime, known_at: datetime | None = None,
@@ -649,6 +659,16 @@ def _naming_the_case(case: str) -> Iterator[None]:
         if exc.case is not None:
             raise
         raise exc.about(case) from None
+
+
+def _receipt_retracted(withdrawn: Sequence[dict[str, str]]) -> str | None:
+    """Which retraction took a case's receipt out, and why (None: no receipt was retracted)."""
+    receipts = [w for w in withdrawn if w["type"] == "InquiryReceived"]
+    if not receipts:
+        return None
+    w = receipts[-1]
+    return (f"its receipt (event {w['event']}, received {w['occurred_at']}) was retracted by event "
+            f"{w['retracted_by']}, recorded {w['recorded_at']}: {w['reason']}")
 
 
 def _withdrawn_by(withdrawals: Sequence[Withdrawal], at: datetime, tz: tzinfo) -> list[dict[str, str]]:

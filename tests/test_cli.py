@@ -238,6 +238,31 @@ def test_a_clock_running_into_an_unknown_year_is_answered_once_the_year_is_added
     assert [(f["rule"], f["due"][:10]) for f in found] == [("handler_late", "2027-01-04")]
 
 
+def test_who_on_a_case_whose_receipt_was_retracted_says_which_retraction_and_why(base: Any) -> None:
+    reply = {"type": "Replied", "id": "rp-1", "occurred_at": "2024-03-07T10:00:00+08:00", "case": "C1",
+             "by": "s-a", "outcome": "resolved"}
+    assert base("append", "-", input="\n".join(jsonl(inquiry("C1"), reply))).exit_code == 0
+    retraction = {"type": "Retracted", "id": "rt-in", "occurred_at": "2024-03-05T09:00:00+08:00", "target": "in-C1",
+                  "reason": "重复登记"}
+    assert base("append", "-", input=jsonl(retraction)[0]).exit_code == 0
+    recorded = json.loads(base("events", "--case", "C1", "--format", "json").output)[-1]["recorded_at"]
+    why = (": its receipt (event in-C1, received 2024-03-04T09:00:00+08:00) was retracted by event rt-in, "
+           f"recorded {recorded}: 重复登记")
+    asked = base("who", "C1", "--at", "2024-03-08T10:00:00+08:00")  # the reply still stands
+    assert asked.exit_code == 1, asked.output
+    assert ("had not been received by 2024-03-08T10:00:00+08:00 (no InquiryReceived at or before it)" + why) \
+        in " ".join(asked.output.split()), asked.output
+    early = base("who", "C1", "--at", "2024-03-03T10:00:00+08:00")  # before the receipt: nothing to say of it
+    assert early.exit_code == 1 and "retracted" not in early.output
+    gone = {"type": "Retracted", "id": "rt-rp", "occurred_at": "2024-03-08T09:00:00+08:00", "target": "rp-1",
+            "reason": "同上"}
+    assert base("append", "-", input=jsonl(gone)[0]).exit_code == 0
+    nothing = base("who", "C1", "--at", "2024-03-08T10:00:00+08:00")  # no event of the case stands
+    assert nothing.exit_code == 1
+    assert ("case 'C1' is not in the ledger: every event of it was retracted; its receipt (event in-C1, received "
+            "2024-03-04T09:00:00+08:00) was retracted by event rt-in") in " ".join(nothing.output.split())
+
+
 def test_a_finding_names_the_retracted_reply_it_leaves_out_and_why(base: Any) -> None:
     from datetime import datetime
 
