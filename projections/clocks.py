@@ -277,7 +277,7 @@ class _Clock:
                               f"later than the due {when(due, tz)}: not an extension (延期), the due stands",
                               keys[0] if keys else None, item.evidence)
                 elif instant <= due or open_since is not None:  # a stopped clock cannot run out
-                    self.step(f"extension (延期) approved {when(e.occurred_at, tz)} and notified "
+                    self.step(f"extension (延期) approved by {e.approved_by} {when(e.occurred_at, tz)} and notified "
                               f"{when(e.notified_at or instant, tz)}, by the due {when(due, tz)}: "
                               f"new due {when(e.new_due, tz)}", keys[0] if keys else None, item.evidence)
                     due = e.new_due
@@ -307,7 +307,7 @@ class _Clock:
         assert isinstance(e, DeadlineExtended)
         keys = rule_clauses(self.pack, "extension")
         if fact.occurred_at > due:
-            told = f"approved {when(fact.occurred_at, self.tz)}"
+            told = f"approved by {e.approved_by} {when(fact.occurred_at, self.tz)}"
         else:
             told = "never notified" if notified is None else f"notified {when(notified, self.tz)}"
         self.step(f"extension to {when(e.new_due, self.tz)} {told}, after the due {when(due, self.tz)}: "

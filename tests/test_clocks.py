@@ -165,6 +165,7 @@ def test_an_extension_notified_before_the_due_replaces_it() -> None:
     c = clock([sdut(), extension("2024-03-08 10:00")], "2024-03-20 09:00")
     assert c.due == t("2024-03-15 17:30") and c.invalid_extensions == () and c.stood is None
     assert "ext" in c.evidence
+    assert any("approved by s-sup" in s.text for s in c.basis)  # who approved it, for the committee to judge
 
 
 def test_an_extension_notified_after_the_due_is_invalid_and_the_old_due_stands() -> None:
