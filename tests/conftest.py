@@ -12,6 +12,8 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +107,33 @@ def open_ledger(store_url: str, clock: FakeClock) -> Iterator[Callable[..., obje
     yield make
     for ledger in opened:
         ledger.close()
+
+
+# --- the command line on the test store (a module may define its own ``run``) -----------
+
+
+@pytest.fixture
+def run(store_url: str) -> Any:
+    """``run("who", "C1", ...)``: the CLI on the test store, in process (click's CliRunner)."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Any:
+        return runner.invoke(cli, ["--store", store_url, *args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def base(run: Any, tmp_path: Path) -> Any:
+    """``run`` on a store holding the test office (``BASE``)."""
+    from tests.ledger_helpers import BASE, jsonl
+
+    path = tmp_path / "base.jsonl"
+    path.write_text("\n".join(jsonl(*BASE)) + "\n", encoding="utf-8")
+    result = run("append", str(path), "--actor", "办公室-王敏")
+    assert result.exit_code == 0, result.output
+    return run

@@ -13,33 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
 from ledger.knowledge import IdInfo, Knowledge
-from tests.ledger_helpers import BASE, inquiry, jsonl
+from tests.ledger_helpers import inquiry, jsonl
 
 RECEIPT = "2024-03-04T09:00:00+08:00"  # inquiry()'s default occurred_at
 GENERATED = re.compile(r"ev-[0-9a-f]{6}")
 
 
-@pytest.fixture
-def run(store_url: str) -> Any:
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None) -> Any:
-        return runner.invoke(cli, ["--store", store_url, *args], input=input, catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
-def base(run: Any, tmp_path: Path) -> Any:
-    path = tmp_path / "base.jsonl"
-    path.write_text("\n".join(jsonl(*BASE)) + "\n", encoding="utf-8")
-    result = run("append", str(path), "--actor", "办公室-王敏")
-    assert result.exit_code == 0, result.output
-    return run
 
 
 def append(run: Any, *events: dict[str, Any]) -> Any:

@@ -14,25 +14,6 @@ from cli.main import cli
 from tests.ledger_helpers import BASE, inquiry, jsonl
 
 
-@pytest.fixture
-def run(store_url: str) -> Any:
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None) -> Any:
-        return runner.invoke(cli, ["--store", store_url, *args], input=input, catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
-def base(run: Any, tmp_path: Path) -> Any:
-    path = tmp_path / "base.jsonl"
-    path.write_text("\n".join(jsonl(*BASE)) + "\n", encoding="utf-8")
-    result = run("append", str(path), "--actor", "办公室-王敏")
-    assert result.exit_code == 0, result.output
-    return run
-
-
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     out = []
     for name, command in group.commands.items():

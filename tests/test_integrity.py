@@ -14,8 +14,6 @@ import subprocess
 import sys
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,10 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from ledger.integrity import EMPTY, Head, verify
-from ledger.records import GENESIS, Record, chain_hash
+from ledger.records import GENESIS, chain_hash
 from ledger.store import Store
 from tests.ledger_helpers import BASE, inquiry, jsonl
-from tests.tamper import Intruder
+from tests.tamper import Intruder, synthetic_chain
 
 
 @pytest.fixture
@@ -416,30 +414,13 @@ def test_digest_refuses_a_damaged_head(ledger: Any, store_url: str, run: Any) ->
 # --- a large ledger: verify's memory stays flat -------------------------------------------
 
 
-def _synthetic_chain(store: Store, count: int) -> None:
-    """``count`` well-formed records straight into the store (far faster than appending)."""
-    at = datetime(2024, 1, 1, tzinfo=UTC)
-    prev = GENESIS
-    with store.write() as tx:
-        for start in range(0, count, 5000):
-            stored = []
-            for n in range(start, min(count, start + 5000)):
-                rec = Record(0, f"staff:s-{n}", 1, f"st-{n}", at + timedelta(seconds=n), "bench",
-                             {"type": "StaffRegistered", "occurred_at": "2024-01-01T08:00:00+08:00",
-                              "staff": f"s-{n}", "name": f"职员{n}", "rank": 1, "unit": "repair"}, prev, "")
-                rec = replace(rec, hash=chain_hash(rec.body()))
-                prev = rec.hash
-                stored.append((rec.stream, 1, rec.type, rec.state()))
-            store.insert(tx, stored, start)
-
-
 def test_verify_memory_does_not_grow_with_the_ledger(sqlite_url: str, tmp_path: Any) -> None:
     peaks = []
     for count in (1_000, 8_000):
         url = f"sqlite:///{tmp_path / f'big{count}.db'}"
         store = Store(url)
         store.create_schema([])
-        _synthetic_chain(store, count)
+        synthetic_chain(store, count)
         tracemalloc.start()
         result = verify(store, page=250)
         peaks.append(tracemalloc.get_traced_memory()[1])

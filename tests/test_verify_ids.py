@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +21,9 @@ from click.testing import CliRunner
 from cli.main import cli
 from ledger.application import ledger_schema
 from ledger.integrity import Head, verify
-from ledger.records import GENESIS, Record, chain_hash
 from ledger.store import Store
 from tests.ledger_helpers import BASE, inquiry, jsonl
-from tests.tamper import Intruder
+from tests.tamper import Intruder, synthetic_chain
 
 T_RETRACT = "2024-03-04T12:00:00+08:00"
 
@@ -272,20 +269,7 @@ def _synthetic_ledger(url: str, count: int) -> Store:
     """``count`` well-formed records and their id rows straight into the store."""
     store = Store(url)
     store.create_schema(ledger_schema(store.dialect))
-    at, prev = datetime(2024, 1, 1, tzinfo=UTC), GENESIS
-    with store.write() as tx:
-        for start in range(0, count, 5000):
-            stored, ids = [], []
-            for n in range(start, min(count, start + 5000)):
-                rec = Record(0, f"staff:s-{n}", 1, f"st-{n}", at + timedelta(seconds=n), "bench",
-                             {"type": "StaffRegistered", "occurred_at": "2024-01-01T08:00:00+08:00",
-                              "staff": f"s-{n}", "name": f"职员{n}", "rank": 1, "unit": "repair"}, prev, "")
-                rec = replace(rec, hash=chain_hash(rec.body()))
-                prev = rec.hash
-                stored.append((rec.stream, 1, rec.type, rec.state()))
-                ids.append((rec.event_id, n + 1))
-            store.insert(tx, stored, start)
-            tx.bulk_insert("ledger_ids", ("id", "seq"), ids)
+    synthetic_chain(store, count, index=True)
     return store
 
 
