@@ -517,8 +517,7 @@ class Queries:
             withdrawals[case] = gone
         if not facts:
             when = f" as known at {known_at.isoformat()}" if known_at else ""
-            why = _receipt_retracted([{**w.to_json(), "recorded_at": w.recorded_at.astimezone(self.tz).isoformat()}
-                                      for w in gone])
+            why = _receipt_retracted([_withdrawal_json(w, self.tz) for w in gone])
             raise CaseNotFound(f"case {case!r} is not in the ledger{when}"
                                + ("" if why is None else f": every event of it was retracted; {why}"))
         return facts
@@ -674,5 +673,9 @@ def _receipt_retracted(withdrawn: Sequence[dict[str, str]]) -> str | None:
 def _withdrawn_by(withdrawals: Sequence[Withdrawal], at: datetime, tz: tzinfo) -> list[dict[str, str]]:
     """The retracted events that had occurred by ``at`` (those later could not bear on it), with
     when each retraction was recorded in the store's timezone (as ``ledger events`` shows it)."""
-    return [{**w.to_json(), "recorded_at": w.recorded_at.astimezone(tz).isoformat()}
-            for w in withdrawals if read_instant(w.occurred_at) <= at]
+    return [_withdrawal_json(w, tz) for w in withdrawals if read_instant(w.occurred_at) <= at]
+
+
+def _withdrawal_json(w: Withdrawal, tz: tzinfo) -> dict[str, str]:
+    """A withdrawn event as answers show it: the retraction's recorded-at in the store's timezone."""
+    return {**w.to_json(), "recorded_at": w.recorded_at.astimezone(tz).isoformat()}
