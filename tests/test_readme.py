@@ -62,3 +62,17 @@ def test_the_readme_duckdb_queries_are_the_ones_the_export_tests_run() -> None:
     sql = " ".join(re.findall(r"```sql\n(.*?)```", README, flags=re.S)[0].split())
     for name, query in README_QUERIES.items():
         assert " ".join(query.split()).rstrip(";") in sql, name
+
+
+def test_every_dependency_is_in_the_readme_with_a_reason() -> None:
+    """Each package pyproject.toml installs, the test extra's too, has a row in the README's
+    dependency table saying why."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    names = {re.split(r"[\[<>=!~ ]", spec, maxsplit=1)[0] for spec in wanted}
+    table = README.split("## Dependencies\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([\w.-]+)(?:\[\w+\])?`", "\n".join(
+        row.split("|")[1] for row in table.splitlines() if row.startswith("| ") and "---" not in row)))
+    assert sorted(names - listed) == []
