@@ -82,6 +82,19 @@ def _people_concerned(case_facts: Sequence[Fact], structure: Sequence[Fact]) -> 
     return names, units
 
 
+def _posts_to_read_whole(posts: Sequence[Fact], units: Sequence[Fact], instants: Sequence[datetime]) -> set[str]:
+    """The posts whose window (``_windowed``: the latest designation in force at each instant)
+    does not decide who stands in: there the latest was not made by a leader of the post's unit,
+    so it is no designation and an earlier one may stand (``World.stand_in_at``). Those posts
+    are read whole; any other answers exactly as from its whole history."""
+    designated = {f.event.post for f in posts if isinstance(f.event, StandInDesignated)}
+    if not designated:
+        return set()
+    world = World.from_facts([*posts, *units])
+    return {post for post in designated for at in instants
+            if (d := world.designation_at(post, at)) is not None and world.lapse_of(d, at) == "not_by_leader"}
+
+
 def _leaders(structure: Sequence[Fact], units: set[str]) -> set[str]:
     """The section heads and supervising leaders of these units (any time)."""
     return {n for f in structure if isinstance(f.event, UnitDefined) and f.event.unit in units
@@ -233,10 +246,18 @@ class Queries:
             structure = self._streams_around(sorted(own_posts | self._streams_naming(parties, "post:")),
                                              instants, known_at)
             names, units = _people_concerned(case_facts, structure)
+            unit_facts = self._facts({f"unit:{u}" for u in units}, known_at)
+            if instants is not None and (whole := _posts_to_read_whole(structure, unit_facts, instants)):
+                structure = [f for f in structure if getattr(f.event, "post", None) not in whole]
+                structure += self._facts({f"post:{p}" for p in whole}, known_at)
+                names, more = _people_concerned(case_facts, structure)
+                unit_facts += self._facts({f"unit:{u}" for u in more - units}, known_at)
+                units |= more
             people = self._people(names, instants, known_at)
             # their own units' leaders too (leadership tiers name them), read the same way
-            units |= _units_of(people)
-            structure += self._facts({f"unit:{u}" for u in units}, known_at)
+            more = _units_of(people) - units
+            units |= more
+            structure += unit_facts + self._facts({f"unit:{u}" for u in more}, known_at)
             leaders = self._people(_leaders(structure, units) - names, instants, known_at)
             structure += self._facts({f"unit:{u}" for u in _units_of(leaders) - units}, known_at)
             people += leaders

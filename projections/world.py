@@ -322,32 +322,43 @@ class World:
 
     def stand_in_at(self, post_id: str, at: datetime) -> StandIn | None:
         """The designation standing in for the post at ``at``, if one does: the latest made by
-        then and not past its ``until`` (a later designation replaces an earlier one), unless
+        then, by a leader of the post's unit, and not past its ``until`` (a later designation
+        replaces an earlier one), unless
         - it has no ``until`` and was made for another absence: a designation is made while A
           and B are away (002 AB art. 5(4): A角和B角同时离岗期间，由分管领导指派其他人; 004 AB §4),
           so without an end of its own it lasts while the absence of A or B it was made in
           does, and lapses once both are back; or
-        - the stand-in is away then too: nobody stands in (the post is vacant); or
-        - it was not made by a leader of the post's unit (its supervising leader, 分管领导, or
-          its section head) as the unit stood when it was made: anyone else's is no designation.
+        - the stand-in is away then too: nobody stands in (the post is vacant).
+        A designation not made by a leader of the post's unit (its supervising leader, 分管领导,
+        or its section head) as the unit stood when it was made is no designation: it stands
+        for nobody and replaces none.
         """
         designation = self.designation_at(post_id, at)
         return designation if designation is not None and self.lapse_of(designation, at) is None else None
 
     def designation_at(self, post_id: str, at: datetime) -> StandIn | None:
-        """The latest designation for the post made by ``at`` and not past its ``until``."""
+        """The designation for the post that decides who stands in at ``at``: the latest made by
+        then, not past its ``until``, by a leader (``stand_in_at``); when none was made by a
+        leader, the latest made by anyone, whose ``lapse_of`` says why it is no designation."""
+        latest = None
         for designation in reversed(self._stand_ins.get(post_id, ())):
             if designation.in_force(at):
-                return designation
-        return None
+                if not self._not_by_leader(designation, at):
+                    return designation
+                latest = latest or designation
+        return latest
+
+    def _not_by_leader(self, designation: StandIn, at: datetime) -> bool:
+        post = self.post(designation.post, at)
+        unit = None if post is None else self.unit(post.unit, designation.fact.occurred_at)
+        return unit is not None and designation.by not in (unit.supervisor, unit.head)
 
     def lapse_of(self, designation: StandIn, at: datetime) -> Lapse | None:
         """Why a designation in force by its dates stands in for nobody at ``at`` (None: it
         stands); ``LAPSES`` says it in Chinese and English."""
         made = designation.fact.occurred_at
         post = self.post(designation.post, at)
-        unit = None if post is None else self.unit(post.unit, made)
-        if unit is not None and designation.by not in (unit.supervisor, unit.head):
+        if self._not_by_leader(designation, at):
             return "not_by_leader"  # 002 AB art. 5(4) 由分管领导指派; 004 AB §4 由分管领导指定
         if designation.until is None and post is not None:
             ongoing = [a for a in (self.absence_at(post.a, at), self.absence_at(post.b, at))

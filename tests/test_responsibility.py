@@ -145,6 +145,25 @@ def test_only_a_leader_of_the_posts_unit_designates_a_stand_in(by: str, stands: 
         assert "si" in answer.evidence
 
 
+def test_a_designation_by_someone_else_does_not_replace_a_leaders() -> None:
+    # "anyone else's is no designation" (002 AB art. 5(4), 004 AB §4): a section clerk naming
+    # another stand-in the next day leaves the supervising leader's designation standing; a
+    # leader's later designation does replace it.
+    both = [away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 10:00")]
+    leaders = ev("StandInDesignated", "2024-03-05 11:00", id="si", post="water", stand_in="s-c", by="s-sup",
+                 until="2024-03-07T18:00:00+08:00")
+    colleagues = ev("StandInDesignated", "2024-03-06 09:00", id="si2", post="water", stand_in="s-d", by="s-c",
+                    until="2024-03-07T18:00:00+08:00")
+    case = [inquiry(policy="zhangye-2021", kind="registration")]
+    answer = ask(case, world(*both, leaders, colleagues), "2024-03-06 12:00", catalogue=ZHANGYE)
+    assert (answer.primary.staff, answer.primary.basis) == ("s-c", "stand_in")
+    assert "si" in answer.evidence and "si2" not in answer.evidence
+    heads = ev("StandInDesignated", "2024-03-06 10:00", id="si3", post="water", stand_in="s-d", by="s-head",
+               until="2024-03-07T18:00:00+08:00")
+    answer = ask(case, world(*both, leaders, colleagues, heads), "2024-03-06 12:00", catalogue=ZHANGYE)
+    assert (answer.primary.staff, answer.primary.basis) == ("s-d", "stand_in")
+
+
 def test_shihezi_has_no_stand_in_rule_so_b_stays_primary_when_both_are_away() -> None:
     w = world(away("s-a", "2024-03-05 09:00"), away("s-b", "2024-03-05 10:00"),
               ev("StandInDesignated", "2024-03-05 11:00", post="water", stand_in="s-c", by="s-sup"))

@@ -282,3 +282,40 @@ def test_a_corrected_stream_is_read_around_the_instant_not_whole() -> None:
         return len(deciding["staff:x"])
 
     assert read(40) == read(400) <= 8
+
+
+def test_a_designation_by_someone_else_after_a_leaders_is_read_past(store_url: str) -> None:
+    """The window of a post holds the latest designation in force at each instant; when that one
+    was not made by a leader it is no designation, and the leader's earlier one decides: the
+    question reads the post whole there and answers as from its whole history."""
+    from projections.findings import findings
+    from projections.responsibility import who
+    from tests.ledger_helpers import BASE, inquiry, jsonl
+
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    ledger = Ledger(store_url, clock=clock, projectors=default_projectors(None))
+    colleague = {"type": "StaffRegistered", "id": "st-d", "occurred_at": "2024-03-01T08:00:00+08:00",
+                 "staff": "s-d", "name": "钱七", "rank": 2, "unit": "repair"}
+    ledger.append_lines(jsonl(*BASE, colleague, inquiry("C1", policy="suqian-finance", kind="petition"),
+        {"type": "AbsenceStarted", "id": "ab-a", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-a",
+         "reason": "trip", "handover_to": "s-b", "notified": ["s-b", "s-sup"]},
+        {"type": "AbsenceStarted", "id": "ab-b", "occurred_at": "2024-03-05T10:00:00+08:00", "staff": "s-b",
+         "reason": "sick"},
+        {"type": "StandInDesignated", "id": "si-leader", "occurred_at": "2024-03-05T11:00:00+08:00",
+         "post": "water", "stand_in": "s-c", "by": "s-sup", "until": "2024-03-08T18:00:00+08:00"},
+        {"type": "StandInDesignated", "id": "si-colleague", "occurred_at": "2024-03-06T09:00:00+08:00",
+         "post": "water", "stand_in": "s-d", "by": "s-c", "until": "2024-03-08T18:00:00+08:00"}))
+    q = Queries(ledger)
+    answer = q.who("C1", datetime(2024, 3, 6, 4, tzinfo=UTC))
+    assert (answer["primary"]["staff"], answer["primary"]["basis"]) == ("s-c", "stand_in")
+    assert "si-leader" in answer["evidence"] and "si-colleague" not in answer["evidence"]
+    facts = q.case_facts("C1", None)
+    for t in (datetime(2024, 3, 5, 4, tzinfo=UTC), datetime(2024, 3, 6, 4, tzinfo=UTC),
+              datetime(2024, 3, 9, 4, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)):
+        whole = q.context(facts, None, all_staff=True)
+        windowed = q.context(facts, None, instants=q._instants(facts, t, None))
+        assert (who(facts, windowed.world, t, windowed.catalogue, q.tz).to_json()
+                == who(facts, whole.world, t, whole.catalogue, q.tz).to_json()), t
+        assert (findings(facts, windowed.world, t, windowed.catalogue, windowed.calendar, q.tz)
+                == findings(facts, whole.world, t, whole.catalogue, whole.calendar, q.tz)), t
+    ledger.close()
