@@ -230,9 +230,13 @@ class _Clock:
         effects: list[tuple[datetime, int, Fact | tuple[Fact, Fact | None]]] = []
         unnotified: list[Fact] = []
         if self.pack.adopts("suspension"):
-            marks = [f for f in later if isinstance(f.event, ClockSuspended | ClockResumed)]
+            # A suspension still running when the count starts (the clock restarting at the
+            # supplements, or at the handler's acceptance, while it is stopped) stops the new
+            # count too, from its start: it counts from there.
+            marks = [f for f in facts if isinstance(f.event, ClockSuspended | ClockResumed) and f.occurred_at <= until]
             for i, pair in enumerate(pair_intervals(marks, lambda f: isinstance(f.event, ClockSuspended))):
-                effects.append((pair[0].occurred_at, i, pair))
+                if pair[1] is None or pair[1].occurred_at > start.occurred_at:
+                    effects.append((max(pair[0].occurred_at, start.occurred_at), i, pair))
         if self.pack.adopts("extension"):
             for i, f in enumerate(later):
                 e = f.event
@@ -251,18 +255,19 @@ class _Clock:
                     self.step(f"suspended {when(begun.occurred_at, tz)} after the due: no effect")
                     continue
                 keys = rule_clauses(self.pack, "suspension")
+                since = "" if instant == begun.occurred_at else ", before the count began; stopped from its start"
                 if ended is None or ended.occurred_at > until:
-                    open_since = begun.occurred_at
-                    self.suspensions.append((begun.occurred_at, None))
-                    self.step(f"suspended (不计入时限) since {when(begun.occurred_at, tz)}: the clock is stopped",
-                              keys[0] if keys else None, begun.evidence)
+                    open_since = instant
+                    self.suspensions.append((instant, None))
+                    self.step(f"suspended (不计入时限) since {when(begun.occurred_at, tz)}{since}: "
+                              "the clock is stopped", keys[0] if keys else None, begun.evidence)
                     continue
                 old = due
-                due = self._shift(due, self.day(begun.occurred_at), self.day(ended.occurred_at))
-                self.suspensions.append((begun.occurred_at, ended.occurred_at))
+                due = self._shift(due, self.day(instant), self.day(ended.occurred_at))
+                self.suspensions.append((instant, ended.occurred_at))
                 unit = "working days" if limit.count == "working" else "days"
-                self.step(f"suspended {when(begun.occurred_at, tz)} to {when(ended.occurred_at, tz)}: "
-                          f"{unit} in [{self.day(begun.occurred_at)}, {self.day(ended.occurred_at)}) added, "
+                self.step(f"suspended {when(begun.occurred_at, tz)} to {when(ended.occurred_at, tz)}{since}: "
+                          f"{unit} in [{self.day(instant)}, {self.day(ended.occurred_at)}) added, "
                           f"due {when(old, tz)} -> {when(due, tz)}",
                           keys[0] if keys else None, (*begun.evidence, *ended.evidence))
             else:

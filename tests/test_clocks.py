@@ -267,6 +267,27 @@ def test_a_materials_request_after_the_due_restarts_nothing() -> None:
     assert clock(events, "2024-03-30 09:00", catalogue=ZHANGYE).due == eod("2024-03-11")
 
 
+def test_a_suspension_running_when_the_clock_restarts_stops_the_new_count_from_its_start() -> None:
+    # 002 限时 §2: suspended time does not count, and the clock starts on complete supplements;
+    # a suspension begun while the supplements were awaited still stops the count they start.
+    def q(at: str, type_name: str, **fields: Any) -> dict[str, Any]:
+        return ev(type_name, at, case="Q2", **fields)
+
+    events = [inquiry("Q2", "2024-03-04 09:00", policy="suqian-finance", kind="misdirected_document"),
+              q("2024-03-04 10:00", "MaterialsRequested", by="s-b", items=["原件"]),
+              q("2024-03-05 10:00", "ClockSuspended", reason="appraisal"),
+              q("2024-03-06 10:00", "MaterialsReceived", items=["原件"])]
+    still = clock(events, "2024-03-12 10:00")
+    assert still.state == "suspended" and still.due is None and not still.breached()
+    assert still.is_suspended_at(t("2024-03-07 09:00"))
+    resumed = clock([*events, q("2024-03-11 10:00", "ClockResumed")], "2024-03-20 10:00")
+    # restarted 6 Mar: due 8 Mar; [6 Mar, 11 Mar) = 3 working days stopped: 13 Mar
+    assert resumed.due == eod("2024-03-13")
+    assert any("before the count began" in str(s) for s in resumed.basis)
+    over = [*events[:3], q("2024-03-05 15:00", "ClockResumed"), events[3]]
+    assert clock(over, "2024-03-20 10:00").due == eod("2024-03-08")  # ended before the restart: nothing to stop
+
+
 def test_suqian_petitions_take_30_working_days_from_complete_supplements() -> None:
     # 002 限时 §6 (30 working days) and §2 (the clock starts on complete supplements).
     base = inquiry("Q1", "2024-09-20 09:00", policy="suqian-finance", kind="petition")
