@@ -339,6 +339,8 @@ class _Judge:
             return ()
         out: list[AlsoLiable] = []
         leaders = {"head": self.world.head_of(liable, at), "supervisor": self.world.supervisor_of(liable, at)}
+        if leaders["supervisor"] == liable:  # the tiers are the leaders above the liable, not below
+            leaders["head"] = None
         for tier, _ in _TIERS:
             staff = leaders[tier]
             if staff is not None and staff != liable and all(x.staff != staff for x in out):

@@ -286,6 +286,18 @@ def test_sdut_leadership_tiers_name_the_head_and_the_supervisor_inside_the_findi
     assert f.to_json()["also_liable"][0]["tier_zh"] == "主要领导责任"
 
 
+def test_leadership_tiers_name_only_leaders_above_the_liable() -> None:
+    # 003 篇三 §5(1): 首问责任人负直接责任,其所在股室的主要负责人负主要领导责任,分管领导负重要领导责任:
+    # the section head answers for the supervising leader's own breach no more than for their own.
+    def by(staff: str) -> dict[str, Any]:
+        return inquiry("S1", policy="sdut-logistics", kind="leader_approval", received_by=[staff])
+
+    by_head = only(judge([by("s-head")], world()))
+    assert (by_head.liable, [(a.staff, a.tier) for a in by_head.also_liable]) == ("s-head", [("s-sup", "supervisor")])
+    by_sup = only(judge([by("s-sup")], world()))
+    assert (by_sup.liable, by_sup.also_liable) == ("s-sup", ())
+
+
 def test_sdut_two_reminders_before_the_due_excuse_the_delay() -> None:
     # 001 限时 art. 3: 经反复催促仍未…的，视为按时办结.
     one = [sdut(), ev("Reminded", "2024-03-05 10:00", case="S1", by="s-a")]
