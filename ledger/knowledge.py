@@ -350,13 +350,36 @@ class Knowledge:
         self._check_roles(line, at, err)
 
     def _check_roles(self, line: Line, at: datetime, err: Err) -> None:
-        if line.data["a"] == line.data["b"]:
-            err("b", "the B role must be someone other than the A role")
+        self._content_errors(line.type, line.data, line.at, err, "")
+
+    def _content_errors(self, type_name: str, data: dict[str, Any], at: datetime, err: Err, prefix: str) -> None:
+        """What a line's content alone must satisfy, beyond its shape: checked on a line of its
+        type and on a correction's replacement (with ``prefix``) alike; ``at`` is its occurred-at."""
+        if type_name in ("PostDefined", "RolesAssigned") and data["a"] == data["b"]:
+            err(prefix + "b", "the B role must be someone other than the A role")
+        elif type_name == "AbsenceStarted" and data.get("handover_to") == data["staff"]:
+            err(prefix + "handover_to", "a handover goes to someone else")
+        elif type_name == "HandedOff" and data["from"] == data["to"]:
+            err(prefix + "to", "a handoff goes to someone else")
+        elif type_name == "InquiryReceived" and data["policy"] in self.catalogue:
+            key = (data["policy"], data["kind"], at.astimezone(self.tz).date())
+            found = self._limits.get(key)
+            if found is None:
+                try:
+                    found = self.catalogue.limits_for(*key)
+                except PolicyError as exc:
+                    found = exc
+                self._limits[key] = found
+            if isinstance(found, PolicyError):
+                err(prefix + ("kind" if "kind" in str(found) else "policy"), str(found))
+        elif type_name == "DeadlineExtended":
+            self._extension_content(data, err, prefix)
+        elif type_name == "StandInDesignated":
+            self._stand_in_content(data, at, err, prefix)
 
     def _check_absence_start(self, line: Line, at: datetime, err: Err) -> None:
         staff = line.data["staff"]
-        if line.data.get("handover_to") == staff:
-            err("handover_to", "a handover goes to someone else")
+        self._content_errors(line.type, line.data, line.at, err, "")
         for absence in self.absences.get(staff, []):
             end = absence.end
             if absence.start <= at and (end is None or at < end):
@@ -379,7 +402,7 @@ class Knowledge:
             err("staff", f"{staff!r} has no absence in progress at {line.at.isoformat()}")
 
     def _check_stand_in(self, line: Line, at: datetime, err: Err) -> None:
-        self._stand_in_content(line.data, line.at, err, "")
+        self._content_errors(line.type, line.data, line.at, err, "")
 
     def _stand_in_content(self, data: dict[str, Any], at: datetime, err: Err, prefix: str) -> None:
         """A designation (a line's, or a correction's replacement with ``prefix``) made at ``at``."""
@@ -421,18 +444,7 @@ class Knowledge:
         case = data["case"]
         if case in self.cases:
             err("case", f"case {case!r} was already received ({self.cite(self.cases[case].received_id)})")
-        policy = data["policy"]
-        if policy in self.catalogue:
-            key = (policy, data["kind"], line.at.astimezone(self.tz).date())
-            found = self._limits.get(key)
-            if found is None:
-                try:
-                    found = self.catalogue.limits_for(*key)
-                except PolicyError as exc:
-                    found = exc
-                self._limits[key] = found
-            if isinstance(found, PolicyError):
-                err("kind" if "kind" in str(found) else "policy", str(found))
+        self._content_errors(line.type, data, line.at, err, "")
 
     def _check_case_event(self, line: Line, at: datetime, err: Err) -> None:
         data = line.data
@@ -445,14 +457,14 @@ class Knowledge:
         if state.replied_at is not None and (line.type == "Replied" or at > state.replied_at):
             err("case", f"case {case!r} was replied at {self.when(state.replied_at)} (event "
                 f"{state.replied_id}); a later case event must be a correction (Corrected/Retracted)")
-        if line.type == "HandedOff" and data["from"] == data["to"]:
-            err("to", "a handoff goes to someone else")
+        if line.type == "HandedOff":
+            self._content_errors(line.type, data, line.at, err, "")
         if line.type == "HandoffAccepted" and data["by"] not in state.pending:
             err("by", f"no handoff to {data['by']!r} is pending on case {case!r}")
 
     def _check_extension(self, line: Line, at: datetime, err: Err) -> None:
         self._check_case_event(line, at, err)
-        self._extension_content(line.data, err, "")
+        self._content_errors(line.type, line.data, line.at, err, "")
 
     def _extension_content(self, data: dict[str, Any], err: Err, prefix: str) -> None:
         """An extension (a line's, or a correction's replacement with ``prefix``) is a new deadline
@@ -512,10 +524,7 @@ class Knowledge:
                 f"(it belongs to {info.stream})")
         content = Line.of(0, model).data
         self.check_references(model.type_name, content, err, "replacement.")
-        if model.type_name == "DeadlineExtended":  # (the content checks a line of its type gets)
-            self._extension_content(content, err, "replacement.")
-        elif model.type_name == "StandInDesignated":
-            self._stand_in_content(content, model.occurred_at, err, "replacement.")
+        self._content_errors(model.type_name, content, model.occurred_at, err, "replacement.")  # as a line's
 
     def _check_policy(self, line: Line, at: datetime, err: Err) -> None:
         pack = line.data["pack"]

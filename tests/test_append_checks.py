@@ -295,3 +295,30 @@ def test_a_case_received_twice_in_one_file_names_the_first_line(base: Any) -> No
     out = refused_lines(base, first, again)
     assert "line 2: case: case 'C1' was already received (line 1)" in out, out
     assert not GENERATED.search(out)
+
+
+# --- 6. a correction's replacement: the content checks of a line of its type ----------------
+
+
+def test_a_correction_cannot_hand_over_or_off_to_the_same_person(base: Any) -> None:
+    assert append(base, absence("AbsenceStarted", "2024-03-05T09:00:00+08:00", id="ab1", reason="trip",
+                                handover_to="s-b"), inquiry("C1"),
+                  {"type": "HandedOff", "id": "ho1", "occurred_at": "2024-03-05T10:00:00+08:00", "case": "C1",
+                   "from": "s-a", "to": "s-c"}).exit_code == 0
+    out = refused(base, ("correct", "--target", "ab1", "--reason", "x", "--set", "handover_to=s-a"))
+    assert "replacement.handover_to: a handover goes to someone else" in out
+    out = refused(base, ("correct", "--target", "ho1", "--reason", "x", "--set", "to=s-a"))
+    assert "replacement.to: a handoff goes to someone else" in out
+    out = refused(base, ("correct", "--target", "p-water", "--reason", "x", "--set", "b=s-a"))
+    assert "replacement.b: the B role must be someone other than the A role" in out
+
+
+def test_a_correction_cannot_give_a_case_a_kind_its_pack_sets_no_limit_for(base: Any) -> None:
+    # Refused on a line (a kind with no limit cannot be judged); so on a correction, which would
+    # otherwise leave the case, and every question over all cases, without a due.
+    assert append(base, inquiry("C1")).exit_code == 0
+    out = refused(base, ("correct", "--target", "in-C1", "--reason", "x", "--set", "kind=nokind"))
+    assert "replacement.kind: policy 'shihezi-2021'" in out and "sets no time limit for kind 'nokind'" in out
+    out = refused(base, ("correct", "--target", "in-C1", "--reason", "x", "--set", "policy=suqian-finance"))
+    assert "replacement.kind: policy 'suqian-finance'" in out
+    assert base("findings", "--at", "2024-05-01T00:00:00+08:00").exit_code == 0
