@@ -69,8 +69,12 @@ def parse_instant(value: Any, info: ValidationInfo | None = None) -> datetime:
             raise ValueError(f"{text[:60]!r} is not a valid ISO 8601 instant") from None
     else:
         raise ValueError(f"expected an ISO 8601 instant string, got {type(value).__name__}")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    offset = parsed.utcoffset()
+    if offset is None:
         parsed = _local(parsed.replace(tzinfo=None), context_tz(info))
+    elif offset % timedelta(minutes=1):
+        raise ValueError(f"{str(value)[:60]!r} has an offset with seconds: an ISO 8601 offset is ±hh:mm, "
+                         "e.g. +08:00")
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         raise ValueError(f"{parsed.isoformat()} is outside the years 2000-2099 the ledger accepts")
     return parsed

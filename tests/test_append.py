@@ -506,6 +506,20 @@ def test_a_definition_is_not_retracted_while_events_name_what_it_defines(ledger:
     assert ledger.append_lines(jsonl(retract("st-c"))).appended == 1
 
 
+def test_an_offset_with_seconds_is_refused_not_cut(open_ledger: Any) -> None:
+    """ISO 8601 offsets are ±hh:mm; one with seconds was read, then written back without them,
+    moving the instant: refused, in occurred_at and in the other instants alike."""
+    ledger = open_ledger()
+    ledger.append_lines(jsonl(*BASE))
+    assert errors_of(ledger, {**BASE[1], "id": "x", "staff": "s-x", "occurred_at": "2024-04-16T10:00:00+08:59:59"}) == [
+        "line 1: occurred_at: '2024-04-16T10:00:00+08:59:59' has an offset with seconds: an ISO 8601 offset is "
+        "±hh:mm, e.g. +08:00"]
+    away = {"type": "AbsenceStarted", "occurred_at": "2024-04-16T10:00:00+08:00", "staff": "s-a", "reason": "trip",
+            "expected_return": "2024-04-18T10:00:00+08:00:30"}
+    assert [e.split(":", 2)[1].strip() for e in errors_of(ledger, away)] == ["expected_return"]
+    assert ledger.append_lines(jsonl({**away, "expected_return": "2024-04-18T10:00:00+08:00"})).appended == 1
+
+
 def test_a_wall_clock_time_the_stores_timezone_skips_or_repeats_is_refused(open_ledger: Any) -> None:
     """In a store kept in America/New_York, 02:30 on 10 March 2024 never happened and 01:30 on
     3 November happened twice: without an offset either would be a guess, so the line names both."""
