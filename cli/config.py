@@ -274,7 +274,7 @@ def _load(file: str, loader: Callable[[str], T], error: type[PolicyFileError | S
             click.echo(f"{file}: {message}", err=True)
         click.echo("nothing was written.", err=True)
         sys.exit(1)
-    with open(file, encoding="utf-8") as handle:
+    with open(file, encoding="utf-8-sig") as handle:  # (a BOM, as editors on Windows write, is read past)
         return loaded, json.load(handle)
 
 

@@ -185,6 +185,21 @@ def test_adding_a_year_added_by_an_event_again_names_that_event(run: Any, tmp_pa
     assert f"(event {now!r})" in out and added not in out
 
 
+def test_a_calendar_or_policy_file_saved_with_a_bom_is_read_like_one_without(run: Any, tmp_path: Path) -> None:
+    # A register with a BOM (as editors on Windows save UTF-8) is read past it; so are these files.
+    year = year_file(tmp_path, 2032)
+    year.write_bytes(b"\xef\xbb\xbf" + year.read_bytes())
+    added = run("calendar", "add", str(year))
+    assert added.exit_code == 0, added.output
+    assert "2032" in run("calendar", "show", "2032").output
+    pack = tmp_path / "pack.json"
+    pack.write_bytes(b"\xef\xbb\xbf" + (Path(__file__).parent.parent / "examples" / "zhangye-sections.json")
+                     .read_bytes())
+    added = run("policy", "add", str(pack))
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("added policy zhangye-2021")
+
+
 def test_a_year_given_twice_in_one_file_names_the_first_line(run: Any) -> None:
     def line(source: str) -> dict[str, Any]:
         return {"type": "CalendarYearAdded", "occurred_at": "2024-03-01T09:00:00+08:00", "year": 2031,
