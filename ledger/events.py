@@ -301,7 +301,7 @@ class AbsenceStarted(EventModel):
     type: Literal["AbsenceStarted"] = "AbsenceStarted"
     staff: Id = Field(description="who leaves")
     reason: AbsenceReason = Field(description="trip, meeting, leave, sick or other")
-    handover_to: Id | None = Field(default=None, description="staff handed over to (交接); none = no handover")
+    handover_to: Id | None = Field(default=None, description="staff handed over to (交接); left out = no handover")
     notified: list[Id] | None = Field(default=None, description="staff told of the absence")
     expected_return: Instant | None = Field(default=None, description="expected return (ISO 8601)")
 

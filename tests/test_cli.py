@@ -35,6 +35,15 @@ def test_every_command_is_documented_with_an_example(name: str, command: click.C
             assert param.help, f"ledger {name} {param.opts[0]} is undocumented"
 
 
+@pytest.mark.parametrize(("name", "command"), _commands(cli), ids=[n for n, _ in _commands(cli)])
+def test_no_option_help_offers_a_value_the_option_refuses(name: str, command: click.Command) -> None:
+    # `--handover-to none` names a staff member "none" (refused as unknown): leaving the
+    # option out is what records no handover, and the help says so.
+    for param in command.params:
+        if isinstance(param, click.Option) and param.help:
+            assert "none =" not in param.help, f"ledger {name} {param.opts[0]}: {param.help}"
+
+
 def test_version(run: Any) -> None:
     result = run("--version")
     assert result.exit_code == 0 and result.output.startswith("ledger, version ")
