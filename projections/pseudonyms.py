@@ -93,6 +93,27 @@ def _one_char(c: str) -> str:
     return f"[{re.escape(c)}{re.escape(chr(o + 0xFEE0))}]" if 0x21 <= o <= 0x7E else re.escape(c)
 
 
+def _latin(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _name_pattern(name: str) -> str:
+    """A name as a clerk may retype it: Latin words apart however they are spaced (``Li Si``,
+    ``LI  SI``); Chinese characters with or without spaces between them (``王小明``, ``王 小明``,
+    ``王　小明``). Letters within one Latin word stay together: ``lisi`` is in other words too."""
+    out: list[str] = []
+    previous, spaced = "", False
+    for c in name.strip():
+        if c.isspace():
+            spaced = True
+            continue
+        if previous:
+            out.append((r"\s+" if spaced else "") if _latin(previous) and _latin(c) else r"\s*")
+        out.append(_one_char(c))
+        previous, spaced = c, False
+    return "".join(out)
+
+
 @lru_cache(maxsize=4096)
 def personal_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
     """One pattern for a requester's name and contact as a clerk may retype them in free text:
@@ -106,7 +127,7 @@ def personal_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
             pattern = f"[{_SEPARATORS}]*".join(_one_char(c) for c in folded)
         else:  # a name: its words apart however they are spaced
             folded = text
-            pattern = "".join(r"\s+" if c.isspace() else _one_char(c) for c in re.sub(r"\s+", " ", text))
+            pattern = _name_pattern(text)
         if len(folded) >= 2:
             parts.append(pattern)
     if not parts:

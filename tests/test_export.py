@@ -342,6 +342,17 @@ def test_the_requesters_data_is_masked_however_it_is_retyped() -> None:
     assert a.content(content)["matter"] == "[requester] 来电，座机[requester]，又拨[requester]；[requester] 的邻居"
 
 
+def test_a_chinese_name_is_masked_with_spaces_put_between_its_characters() -> None:
+    """A clerk writes 「王 小明」 or 「王　小明」 (a full-width space) for 王小明, and the other way round;
+    a Latin name's letters within one word stay together (``lisi`` is in other words)."""
+    a = Pseudonymiser(b"k" * 32)
+    for name, written in (("王小明", "王 小明"), ("王小明", "王　小明"), ("王小明", "王 小 明"), ("王 小明", "王小明")):
+        content = {"type": "InquiryReceived", "requester": {"name": name}, "matter": f"{written}来电咨询"}
+        assert a.content(content)["matter"] == "[requester]来电咨询", (name, written)
+    content = {"type": "InquiryReceived", "requester": {"name": "Li Si"}, "matter": "analisis of Li Si"}
+    assert a.content(content)["matter"] == "analisis of [requester]"
+
+
 _PIECES = ["Li Si", "LI  SI", "ＬＩ　ＳＩ", "li-si", "0527 8456 1234", "0527-84561234", "０５２７８４５６１２３４",
            "曹德胜", "曹 德胜", "来电", " ", "-", "（", "）", ".", "5", "ß", "SS", "a", "İ", "\u0301", "\u0323", "í"]
 
