@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import chain, islice
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -533,8 +533,10 @@ class _Checker:
         #: A person's stream a correction or retraction of this batch touched -> the last such
         #: line (its number, the field to name, the advice), checked in ``finish``.
         self.histories: dict[str, tuple[int, str, str]] = {}
-        #: Pack versions this batch retracts: (line, event id), checked in ``finish``.
+        #: Pack versions this batch retracts: (line, event id), and adds: (line, pack id), checked
+        #: in ``finish``.
         self.pack_retractions: list[tuple[int, str]] = []
+        self.pack_additions: list[tuple[int, str, date]] = []
         #: The batch's own records of each entity stream (id, content bytes): a correction
         #: derives its stream again from the stored records and these.
         self.kept: dict[str, list[tuple[str, bytes]]] = {}
@@ -666,6 +668,8 @@ class _Checker:
                 know.derive(stream, self._records_of(stream))
         else:
             know.apply(event_id, type_name, data, at)
+            if type_name == "PolicyAdded":
+                self.pack_additions.append((line.number, data["policy"], self._day(data["pack"]["effective_from"])))
 
     def _history_errors(self, line: Line) -> list[LineError]:
         """A correction or retraction of a case's or a person's event, or a case received again
@@ -720,19 +724,32 @@ class _Checker:
                           f"names them: retract or correct the events that name {name!r} first, or correct "
                           f"{target} instead")]
 
-    def _pack_retraction_errors(self) -> list[LineError]:
+    def _pack_change_errors(self) -> list[LineError]:
         """A pack version retracted must leave, as the whole file leaves the catalogue (a corrected
-        version may follow the retraction in the same file), every other standing version resolvable
-        and every case received under that pack, or one extending it, a limit for its kind on the
-        day of receipt: otherwise the read side could judge no case at all."""
+        version may follow the retraction in the same file), every other standing version resolvable;
+        and a version retracted or added must leave every case received under that pack, or one
+        extending it, a limit for its kind on the day of receipt: otherwise the read side could judge
+        no case at all. A case is named at the file's last added version if it has one (that version
+        is what leaves it without a limit), else at its last retraction."""
         know = self.know
-        number, target = self.pack_retractions[-1]
-        advice = (f"add the corrected version in the same batch (`ledger policy add FILE --replacing {target!r} "
-                  "--reason TEXT`)")
-        out = [LineError(number, "target", f"without it, the pack version {standing} no longer resolves "
-                         f"({why}): retract that one too (in either order), and add it again after")
-               for standing, why in know.unresolved.items()]
-        affected = {self.know.ids[t].stream.partition(":")[2] for _, t in self.pack_retractions}
+        out: list[LineError] = []
+        affected = {policy for _, policy, _ in self.pack_additions}
+        # Added versions alone change only the limits on and after their dates.
+        since = None if self.pack_retractions else min(day for _, _, day in self.pack_additions)
+        if self.pack_retractions:
+            number, target = self.pack_retractions[-1]
+            field_name, verdict = "target", "would then be judged by no pack version"
+            advice = (f"add the corrected version in the same batch (`ledger policy add FILE --replacing {target!r} "
+                      "--reason TEXT`)")
+            out += [LineError(number, "target", f"without it, the pack version {standing} no longer resolves "
+                              f"({why}): retract that one too (in either order), and add it again after")
+                    for standing, why in know.unresolved.items()]
+            affected |= {self.know.ids[t].stream.partition(":")[2] for _, t in self.pack_retractions}
+        if self.pack_additions:
+            number = self.pack_additions[-1][0]
+            field_name, verdict = "pack", "would then have no time limit"
+            advice = ("this version is in force on the day they were received: give it a limit for their kind, "
+                      "or date it after them")
         while True:  # and the packs whose versions extend one of them
             more = {policy for _, policy, pack in know.packs if pack.get("extends") in affected} - affected
             if not more:
@@ -743,23 +760,33 @@ class _Checker:
             for case, state in know.cases.items() if state.policy in affected}
         unread = sorted({content["case"] for policy in sorted(affected)
                          for _, content in self.ledger._naming(self.tx, "policy", policy, "")
-                         if content.get("type") == "InquiryReceived"} - set(know.cases))
+                         if content.get("type") == "InquiryReceived"
+                         and (since is None or self._day(content["occurred_at"]) >= since)} - set(know.cases))
         for fact in effective_content(self._stored_records([f"case:{case}" for case in unread])):
             content = fact.content
             if content["type"] == "InquiryReceived" and content["policy"] in affected:
                 receipts[content["case"]] = (fact.record.event_id, content["policy"], content["kind"],
                                              fact.occurred_at)
-        stranded: dict[str, list[str]] = {}  # why -> the cases
+        # (pack, kind, why) -> the first case's message (it names its day), the cases
+        stranded: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
         for case, (event_id, policy, kind, at) in sorted(receipts.items()):
+            if since is not None and at.astimezone(self.tz).date() < since:
+                continue
             try:
                 know.catalogue.limits_for(policy, kind, at.astimezone(self.tz).date())
             except PolicyError as exc:
-                stranded.setdefault(str(exc), []).append(f"{case!r} (event {event_id})")
-        for why, cases in stranded.items():
+                group = stranded.setdefault((policy, kind, type(exc).__name__), (str(exc), []))
+                group[1].append(f"{case!r} (event {event_id})")
+        for why, cases in stranded.values():
             rest = f" and {len(cases) - 3} more" if len(cases) > 3 else ""
-            out.append(LineError(number, "target", f"case {', '.join(cases[:3])}{rest} would then be judged by "
-                                 f"no pack version: {why}; {advice}"))
+            out.append(LineError(number, field_name, f"case {', '.join(cases[:3])}{rest} {verdict}: {why}; {advice}"))
         return out
+
+    def _day(self, value: str) -> date:
+        """A stored date, or an instant's day in the store's timezone."""
+        if len(value.strip()) == 10:
+            return date.fromisoformat(value.strip())
+        return datetime.fromisoformat(value).astimezone(self.tz).date()
 
     def _fingerprint(self, event_id: str, info: IdInfo) -> str:
         if info.fingerprint is None:
@@ -776,8 +803,8 @@ class _Checker:
         """The checks that need the whole file."""
         for number, type_name, data, prefix in self.deferred:
             self.errors.extend(self.know.deferred_errors(number, type_name, data, prefix))
-        if self.pack_retractions:
-            self.errors.extend(self._pack_retraction_errors())
+        if self.pack_retractions or self.pack_additions:
+            self.errors.extend(self._pack_change_errors())
         for stream, (number, field_name, advice) in self.histories.items():
             stored = self.know.stored.get(stream, [])
             new = stream_problems(stream, self._records_of(stream), self.tz) - stream_problems(stream, stored, self.tz)

@@ -533,7 +533,12 @@ class Knowledge:
                 f"(`policy`), not {pack.get('id')!r}")
             return
         try:
-            self.catalogue.with_added(parse_pack(line.data["pack"], line.data["policy"]))
+            version = parse_pack(line.data["pack"], line.data["policy"])
+            self.catalogue.with_added(version)
+            for kind, limits in version.limits.items():
+                if limits.reply is None and limits.transfer is None:
+                    err(f"pack.limits.{kind}", "sets neither a reply nor a transfer limit: a kind listed has at "
+                        "least one (its cases would have no due at all, and no finding would ever be late)")
         except PolicyFileError as exc:
             for message in exc.messages:
                 if message.startswith("effective_from: a version of") and isinstance(pack, dict):

@@ -585,6 +585,41 @@ def test_a_pack_version_cases_are_judged_by_is_replaced_in_one_batch(base: Any, 
     assert types == ["Retracted", "PolicyAdded"]
 
 
+def test_a_version_added_may_not_leave_a_kind_or_its_received_cases_without_a_limit(
+        base: Any, tmp_path: Path) -> None:
+    """A kind listed with neither limit, or a version in force on a case's day of receipt that
+    drops its kind: the case would have no due and no finding would ever be late."""
+    assert base("policy", "add", _pack_file(tmp_path, "y.json", OFFICE_Y)).exit_code == 0
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("\n".join(jsonl(*(inquiry(c, policy="office-y", kind="registration") for c in ("C1", "C2"))))
+                     + "\n", encoding="utf-8")
+    assert base("append", str(cases)).exit_code == 0
+    before = base("events", "--format", "json").output
+    nothing = {"id": "office-y", "extends": "office-y", "effective_from": "2023-06-01",
+               "limits": {"registration": {"reply": None, "transfer": None}}}
+    path = _pack_file(tmp_path, "nothing.json", nothing)
+    refused = base("policy", "add", path)
+    assert refused.exit_code == 1 and "nothing was written." in refused.output
+    assert f"{path}: limits.registration: sets neither a reply nor a transfer limit" in refused.output
+    whole = {k: v for k, v in OFFICE_Y.items() if k != "limits"} | {
+        "extends": "office-y", "effective_from": "2024-03-01",
+        "limits": {"permit": OFFICE_Y["limits"]["registration"]}}  # (merged: registration stays)
+    assert base("policy", "add", _pack_file(tmp_path, "merged.json", whole)).exit_code == 0
+    own = json.loads(base("policy", "show", "zhangye-2021", "--format", "json").output)
+    dropping = own | {"id": "office-y", "effective_from": "2024-03-02", "limits": {}}
+    dropping.pop("extends", None)
+    path = _pack_file(tmp_path, "dropping.json", dropping)
+    refused = base("policy", "add", path)
+    assert refused.exit_code == 1, refused.output
+    assert (f"{path}: case 'C1' (event in-C1), 'C2' (event in-C2) would then have no time limit: policy 'office-y' "
+            "(in force on 2024-03-04) sets no time limit for kind 'registration'") in refused.output
+    assert "give it a limit for their kind, or date it after them" in refused.output
+    assert base("events", "--format", "json").output != before  # (the merged version only)
+    later = _pack_file(tmp_path, "later.json", dropping | {"effective_from": "2024-03-05"})
+    assert base("policy", "add", later).exit_code == 0  # after their receipt: their limits stand
+    assert base("overdue", "--at", "2024-04-01T00:00:00+08:00").exit_code == 0
+
+
 def test_a_version_another_extends_is_not_taken_away_and_versions_come_in_date_order(
         run: Any, tmp_path: Path) -> None:
     assert run("policy", "add", _pack_file(tmp_path, "y.json", OFFICE_Y)).exit_code == 0
