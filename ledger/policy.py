@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -153,8 +153,30 @@ class LeadershipTiers(BaseModel):
 
 
 _MISSING_TEXT = (
-    '{}: required field is missing (only a version that "extends" a pack may leave it out)'
+    '{}: required field is missing or empty (only a version that "extends" a pack may leave it out)'
 )
+_TWICE = "closures: a date is listed twice"
+
+
+def _notify_problems(rule: str, notify: Sequence[Any]) -> list[str]:
+    if rule != "no_handover":
+        return [f"rules.{rule}.notify: only no_handover says whom A must notify"]
+    if "b" not in notify:
+        return [f"rules.{rule}.notify: must include \"b\" (A always tells B, 000 AB art. 7)"]
+    return []
+
+
+def _transfer_from_problem(kind: str) -> str:
+    return (f"limits.{kind}.transfer.from: must be \"receipt\": a transfer is due from the receipt (the "
+            "first-asked staff hands the case over; nothing is accepted before it)")
+
+
+def _quote_problems(key: str, file: str, zh: str) -> list[str]:
+    shipped = _shipped_text(file)
+    if shipped is None or _squash(zh) in shipped:
+        return []
+    return [f"clauses.{key}.zh: is not in {file}, a regulation shipped with the ledger "
+            f"(ledger/regulations/{file}): a clause of it is quoted verbatim, whitespace aside"]
 _INHERITED = ("title", "institution", "source", "limits", "rules", "clauses",
               "leadership_tiers", "closures", "local_limits")
 _MERGED = ("limits", "rules", "clauses")
@@ -202,22 +224,15 @@ class PolicyPack(BaseModel):
             if name not in RULE_NAMES:
                 out.append(f"rules.{name}: unknown rule {name!r}; the rules are: "
                            + ", ".join(sorted(RULE_NAMES)))
-            if spec.notify is not None and name != "no_handover":
-                out.append(f"rules.{name}.notify: only no_handover says whom A must notify")
-            elif spec.notify is not None and "b" not in spec.notify:
-                out.append(f"rules.{name}.notify: must include \"b\" (A always tells B, 000 AB art. 7)")
+            if spec.notify is not None:
+                out += _notify_problems(name, spec.notify)
         for kind, kl in self.limits.items():
             if kl.transfer is not None and kl.transfer.from_ != "receipt":
-                out.append(f"limits.{kind}.transfer.from: must be \"receipt\": a transfer is due from the "
-                           "receipt (the first-asked staff hands the case over; nothing is accepted before it)")
+                out.append(_transfer_from_problem(kind))
         for key, clause in self.clauses.items():
-            shipped = _shipped_text(clause.file)
-            if shipped is not None and _squash(clause.zh) not in shipped:
-                out.append(f"clauses.{key}.zh: is not in {clause.file}, a regulation shipped with the ledger "
-                           f"(ledger/regulations/{clause.file}): a clause of it is quoted verbatim, "
-                           "whitespace aside")
+            out += _quote_problems(key, clause.file, clause.zh)
         if len(set(self.closures)) != len(self.closures):
-            out.append("closures: a date is listed twice")
+            out.append(_TWICE)
         if check_citations:
             for path, key in self.cited():
                 if key not in self.clauses:
@@ -317,9 +332,26 @@ def _messages(error: ValidationError, data: Mapping[str, Any]) -> list[str]:
     if isinstance(rules, Mapping):
         out += [f"rules.{n}: unknown rule {n!r}; the rules are: {', '.join(sorted(RULE_NAMES))}"
                 for n in rules if n not in RULE_NAMES]
+        for name, spec in rules.items():
+            notify = spec.get("notify") if isinstance(spec, Mapping) else None
+            if isinstance(notify, list):
+                out += _notify_problems(str(name), notify)
+    limits = data.get("limits")
+    for kind, kl in (limits.items() if isinstance(limits, Mapping) else ()):
+        transfer = kl.get("transfer") if isinstance(kl, Mapping) else None
+        if isinstance(transfer, Mapping) and transfer.get("from") == "acceptance":
+            out.append(_transfer_from_problem(str(kind)))
+    clauses = data.get("clauses")
+    for key, clause in (clauses.items() if isinstance(clauses, Mapping) else ()):
+        if isinstance(clause, Mapping) and isinstance(clause.get("file"), str) and isinstance(clause.get("zh"), str):
+            out += _quote_problems(str(key), clause["file"], clause["zh"])
+    closures = data.get("closures")
+    if isinstance(closures, list) and all(isinstance(c, str) for c in closures):
+        if len({c.strip() for c in closures}) != len(closures):
+            out.append(_TWICE)
     if data.get("extends") is None:
         out += [_MISSING_TEXT.format(name) for name in ("title", "institution", "source")
-                if name not in data]
+                if name not in data or (isinstance(data[name], str) and not data[name].strip())]
         clauses = data.get("clauses", {})
         if isinstance(clauses, Mapping):
             out += [f"{path}: citation {key!r} is not defined in clauses"

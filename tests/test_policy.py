@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.policy import (
+    _MISSING_TEXT,
     FINDING_RULES,
     RULE_NAMES,
     Clause,
@@ -25,6 +26,7 @@ from ledger.policy import (
     PolicyNotInForce,
     PolicyPack,
     UnknownClause,
+    _transfer_from_problem,
     builtin_packs,
     clause_text,
     load_pack_file,
@@ -468,7 +470,7 @@ class TestPackFiles:
             parse_pack(bad, "own.json")
         assert sorted(err.value.messages) == sorted(
             [
-                'title: required field is missing (only a version that "extends" a pack may leave it out)',
+                'title: required field is missing or empty (only a version that "extends" a pack may leave it out)',
                 "rules.stand_by: unknown rule 'stand_by'; the rules are: " + ", ".join(sorted(RULE_NAMES)),
                 "rules.handler_late.clauses[0]: citation 'OWN §2' is not defined in clauses",
                 "leadership_tiers.supervisor: citation 'OWN §3' is not defined in clauses",
@@ -492,6 +494,27 @@ class TestPackFiles:
         with pytest.raises(PolicyFileError) as err:
             parse_pack(bad, "own.json")
         assert any(m.startswith("rules.no_handover.notify[1]:") for m in err.value.messages), err.value.messages
+
+    def test_shape_and_meaning_errors_are_named_at_once(self) -> None:
+        """A field pydantic refuses stops the pack's own checks: they are made on the file as written."""
+        bad = json.loads(json.dumps(GOOD))
+        bad["title"] = "  "
+        bad["limits"]["general"]["reply"]["days"] = 0
+        bad["limits"]["general"]["transfer"] = {"days": 3, "count": "working", "from": "acceptance",
+                                                "clause": "OWN §1"}
+        bad["rules"]["vacancy"] = {"clauses": ["OWN §1"], "notify": ["b"]}
+        bad["closures"] = ["2024-05-06", "2024-05-06"]
+        bad["clauses"]["000 art"] = {"file": "000_a1a78aef9bd31309.txt", "section": "s", "article": "a",
+                                     "zh": "首问负责人应在7日内回复", "en": "e"}
+        with pytest.raises(PolicyFileError) as err:
+            parse_pack(bad, "own.json")
+        messages = err.value.messages
+        assert messages[0].startswith("limits.general.reply.days: ")
+        assert sorted(messages[1:]) == sorted([
+            _MISSING_TEXT.format("title"), _transfer_from_problem("general"),
+            "rules.vacancy.notify: only no_handover says whom A must notify", "closures: a date is listed twice",
+            "clauses.000 art.zh: is not in 000_a1a78aef9bd31309.txt, a regulation shipped with the ledger "
+            "(ledger/regulations/000_a1a78aef9bd31309.txt): a clause of it is quoted verbatim, whitespace aside"])
 
     def test_shape_and_citation_errors_together(self) -> None:
         bad = json.loads(json.dumps(GOOD))
@@ -531,7 +554,8 @@ class TestPackFiles:
         assert parse_pack({**GOOD, "limits": limits(366)}, "own.json").limits["general"].reply.days == 366
         with pytest.raises(PolicyFileError) as err:
             parse_pack({**GOOD, "limits": limits(10**12, "acceptance")}, "own.json")
-        assert err.value.messages == ["limits.general.reply.days: must be at most 366 days; got 1000000000000"]
+        assert err.value.messages == ["limits.general.reply.days: must be at most 366 days; got 1000000000000",
+                                      _transfer_from_problem("general")]  # (both at once)
         with pytest.raises(PolicyFileError) as err:
             parse_pack({**GOOD, "limits": limits(5, "acceptance")}, "own.json")
         assert err.value.messages == [
