@@ -128,10 +128,13 @@ def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> Non
     try:
         result = state.ledger.append_lines([line], actor=actor)
     except InvalidInput as exc:
-        for error in exc.errors:  # the field, and the option that sets it (``_options``)
-            option = "--" + error.field.replace("replacement.", "").replace(".", "_").replace("_", "-")
-            option = re.sub(r"\[\d+\]$", "", option)
-            named = f"{error.field} ({option})" if payload["type"] != "Corrected" and error.field else error.field
+        for error in exc.errors:  # the field, and the option that sets it (``_options``; ``--set``)
+            field_name = re.sub(r"\[\d+\]$", "", error.field)
+            if payload["type"] == "Corrected" and field_name.startswith("replacement."):
+                option = f"--set {field_name.removeprefix('replacement.')}=..."
+            else:
+                option = "--" + field_name.replace(".", "_").replace("_", "-")
+            named = f"{error.field} ({option})" if error.field and error.field != "replacement" else error.field
             click.echo(f"{payload['type']}: {named}: {error.message}", err=True)
         click.echo("nothing was written.", err=True)
         sys.exit(1)
@@ -142,6 +145,10 @@ def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> Non
 
 
 @click.command("correct")
+@click.option("--occurred-at", help="when the correction was made in the office (ISO 8601; default now); the "
+                                    "target's own time is changed with --set occurred_at=...")
+@click.option("--id", "event_id", help="sender's idempotency key")
+@click.option("--recorded-by", help="the clerk who recorded it")
 @click.option("--target", required=True, help="id of the event to correct")
 @click.option("--reason", required=True, help="why")
 @click.option("--set", "changes", multiple=True, metavar="FIELD=VALUE",
@@ -149,7 +156,8 @@ def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> Non
                    "a number or flag as JSON; FIELD.SUB for one field of an object (requester.name)")
 @click.option("--actor", help="who records it")
 @pass_state
-def correct(state: State, target: str, reason: str, changes: tuple[str, ...], actor: str | None) -> None:
+def correct(state: State, occurred_at: str | None, event_id: str | None, recorded_by: str | None, target: str,
+            reason: str, changes: tuple[str, ...], actor: str | None) -> None:
     """Correct an earlier event: record a Corrected event with a fixed copy.
 
     The replacement is the target as the ledger now knows it, with the --set fields
@@ -184,13 +192,15 @@ def correct(state: State, target: str, reason: str, changes: tuple[str, ...], ac
             replacement[name] = {**(inner if isinstance(inner, dict) else {}), sub: _value(model, key, raw)}
         else:
             replacement[key] = _value(model, key, raw)
-    if json.dumps(replacement, sort_keys=True, ensure_ascii=False) == before:
+    repeated = event_id is not None and state.ledger.locate(event_id) is not None  # (the ledger compares)
+    if not repeated and json.dumps(replacement, sort_keys=True, ensure_ascii=False) == before:
         raise click.ClickException(f"nothing to correct: the --set values are what {target!r} already says"
                                    if changes else "nothing to correct: give the fields to change with --set")
-    payload = {
+    payload: dict[str, Any] = {
         "type": "Corrected", "target": target, "replacement": replacement, "reason": reason,
-        "occurred_at": datetime.now(UTC).astimezone(state.tz).isoformat(timespec="seconds"),
+        "occurred_at": occurred_at or datetime.now(UTC).astimezone(state.tz).isoformat(timespec="seconds"),
     }
+    payload.update({k: v for k, v in (("id", event_id), ("recorded_by", recorded_by)) if v is not None})
     _append_one(state, payload, actor)
 
 

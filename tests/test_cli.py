@@ -440,6 +440,23 @@ def test_correct_reads_each_set_value_as_its_field_takes_it_and_refuses_a_correc
     assert base("digest").output == digest
 
 
+def test_correct_takes_its_own_id_time_and_recorder_like_every_clerk_command(base: Any) -> None:
+    """A day's corrections typed in after the fact carry when they were made and who made them;
+    the same --id again is one event."""
+    assert base("append", "-", input=jsonl(inquiry("C1"))[0]).exit_code == 0
+    args = ("correct", "--target", "in-C1", "--reason", "登记有误", "--set", "matter=热水器漏水",
+            "--id", "fix-1", "--occurred-at", "2024-03-04T16:00:00+08:00", "--recorded-by", "办公室-王敏")
+    assert base(*args).exit_code == 0
+    row = json.loads(base("events", "--case", "C1", "--format", "json").output)[-1]
+    assert (row["id"], row["occurred_at"], row["recorded_by"]) == ("fix-1", "2024-03-04T16:00:00+08:00", "办公室-王敏")
+    again = base(*args)
+    assert again.exit_code == 0 and "already in the ledger; nothing written" in again.output
+    bad = base("correct", "--target", "in-C1", "--reason", "x", "--set", "matter=y", "--occurred-at", "昨天")
+    assert bad.exit_code == 1 and "Corrected: occurred_at (--occurred-at): " in bad.output, bad.output
+    wrong = base("correct", "--target", "in-C1", "--reason", "x", "--set", "occurred_at=昨天")
+    assert wrong.exit_code == 1 and "Corrected: replacement.occurred_at (--set occurred_at=...): " in wrong.output
+
+
 def test_the_csv_of_events_findings_and_who_keeps_what_their_json_has(base: Any) -> None:
     import csv
     import io
