@@ -693,10 +693,24 @@ class _Checker:
         if kind != "case":
             return []
         records = self._records_of(stream)
+        if line.type == "Corrected":
+            field_name = self._changed_field(line.data, records)
         provisional = Record(_PROVISIONAL + len(records) + 1, stream, 0, line.id or "(this line)", self.now,
                              "", line.data, "", "")
         new = stream_problems(stream, [*records, provisional], self.tz) - stream_problems(stream, records, self.tz)
         return [LineError(line.number, field_name, f"{problem}; {advice}") for problem in sorted(new)]
+
+    @staticmethod
+    def _changed_field(data: dict[str, Any], records: list[Record]) -> str:
+        """The field a correction's history error names: the replacement's time if it moves the
+        event, else the first field it changes (a handoff given to someone else: ``to``)."""
+        target = data["target"]
+        current = next((f.content for f in effective_content(records) if f.record.event_id == target), {})
+        replacement = data["replacement"]
+        changed = [k for k in replacement if k != "type" and replacement[k] != current.get(k)]
+        if not changed or "occurred_at" in changed:
+            return "replacement.occurred_at"
+        return f"replacement.{changed[0]}"
 
     def _dependant_errors(self, line: Line) -> list[LineError]:
         """A staff member, unit or post whose definition is retracted stops being known: refused

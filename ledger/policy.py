@@ -346,9 +346,9 @@ def _messages(error: ValidationError, data: Mapping[str, Any]) -> list[str]:
         if isinstance(clause, Mapping) and isinstance(clause.get("file"), str) and isinstance(clause.get("zh"), str):
             out += _quote_problems(str(key), clause["file"], clause["zh"])
     closures = data.get("closures")
-    if isinstance(closures, list) and all(isinstance(c, str) for c in closures):
-        if len({c.strip() for c in closures}) != len(closures):
-            out.append(_TWICE)
+    if (isinstance(closures, list) and all(isinstance(c, str) for c in closures)
+            and len({c.strip() for c in closures}) != len(closures)):
+        out.append(_TWICE)
     if data.get("extends") is None:
         out += [_MISSING_TEXT.format(name) for name in ("title", "institution", "source")
                 if name not in data or (isinstance(data[name], str) and not data[name].strip())]

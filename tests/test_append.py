@@ -462,8 +462,8 @@ def test_a_retraction_or_a_receipt_again_must_leave_the_history_in_order(ledger:
     elsewhere = {"type": "Corrected", "occurred_at": "2024-12-01T09:00:00+08:00", "target": "h1", "reason": "x",
                  "replacement": {**{k: v for k, v in handoff.items() if k != "id"}, "to": "s-b"}}
     assert errors_of(ledger, elsewhere) == [
-        "line 1: replacement.occurred_at: the case's HandoffAccepted (h2, 2024-03-04T11:00:00+08:00) would accept "
-        "no handoff pending to 's-c'; correct the other event too, or in another order"]
+        "line 1: replacement.to: the case's HandoffAccepted (h2, 2024-03-04T11:00:00+08:00) would accept "
+        "no handoff pending to 's-c'; correct the other event too, or in another order"]  # (the field it changes)
     # The receipt of C2 retracted, and C2 received again after its reply: refused at the receipt.
     assert ledger.append_lines(jsonl(retract("in-C2"))).appended == 1
     late = inquiry("C2", id="in-C2-again", at="2024-03-07T09:00:00+08:00")

@@ -265,10 +265,10 @@ def test_a_correction_cannot_move_an_extension_due_before_the_receipt(base: Any)
     assert append(base, inquiry("C1"), extension(id="ext1")).exit_code == 0
     out = refused(base, ("correct", "--target", "ext1", "--reason", "x", "--set",
                          "new_due=2024-03-01T17:30:00+08:00"))
-    assert "replacement.new_due: 2024-03-01T17:30:00+08:00 is not after case 'C1' was received" in out
+    assert "replacement.new_due (--set new_due=...): 2024-03-01T17:30:00+08:00 is not after case 'C1' was received" in out
     out = refused(base, ("correct", "--target", "ext1", "--reason", "x", "--set",
                          "notified_at=2099-01-01T09:00:00+08:00"))
-    assert "replacement.notified_at: 2099-01-01T09:00:00+08:00 is in the future" in out
+    assert "replacement.notified_at (--set notified_at=...): 2099-01-01T09:00:00+08:00 is in the future" in out
     fixed = base("correct", "--target", "ext1", "--reason", "x", "--set", "new_due=2024-03-20T17:30:00+08:00")
     assert fixed.exit_code == 0, fixed.output
 
@@ -297,9 +297,9 @@ def test_the_designate_command_refuses_a_self_designation_naming_the_option(base
 def test_a_correction_cannot_make_a_stand_in_designate_themselves_or_end_before_it_is_made(base: Any) -> None:
     assert append(base, stand_in(id="si1")).exit_code == 0
     out = refused(base, ("correct", "--target", "si1", "--reason", "x", "--set", "by=s-c"))
-    assert "replacement.stand_in: 's-c' cannot designate themselves" in out
+    assert "replacement.stand_in (--set stand_in=...): 's-c' cannot designate themselves" in out
     out = refused(base, ("correct", "--target", "si1", "--reason", "x", "--set", "until=2024-03-05T08:00:00+08:00"))
-    assert "replacement.until: the designation must end after it is made" in out
+    assert "replacement.until (--set until=...): the designation must end after it is made" in out
     fixed = base("correct", "--target", "si1", "--reason", "x", "--set", "until=2024-03-09T18:00:00+08:00")
     assert fixed.exit_code == 0, fixed.output
 
@@ -321,11 +321,11 @@ def test_a_correction_cannot_hand_over_or_off_to_the_same_person(base: Any) -> N
                   {"type": "HandedOff", "id": "ho1", "occurred_at": "2024-03-05T10:00:00+08:00", "case": "C1",
                    "from": "s-a", "to": "s-c"}).exit_code == 0
     out = refused(base, ("correct", "--target", "ab1", "--reason", "x", "--set", "handover_to=s-a"))
-    assert "replacement.handover_to: a handover goes to someone else" in out
+    assert "replacement.handover_to (--set handover_to=...): a handover goes to someone else" in out
     out = refused(base, ("correct", "--target", "ho1", "--reason", "x", "--set", "to=s-a"))
-    assert "replacement.to: a handoff goes to someone else" in out
+    assert "replacement.to (--set to=...): a handoff goes to someone else" in out
     out = refused(base, ("correct", "--target", "p-water", "--reason", "x", "--set", "b=s-a"))
-    assert "replacement.b: the B role must be someone other than the A role" in out
+    assert "replacement.b (--set b=...): the B role must be someone other than the A role" in out
 
 
 def test_a_correction_cannot_give_a_case_a_kind_its_pack_sets_no_limit_for(base: Any) -> None:
@@ -333,7 +333,7 @@ def test_a_correction_cannot_give_a_case_a_kind_its_pack_sets_no_limit_for(base:
     # otherwise leave the case, and every question over all cases, without a due.
     assert append(base, inquiry("C1")).exit_code == 0
     out = refused(base, ("correct", "--target", "in-C1", "--reason", "x", "--set", "kind=nokind"))
-    assert "replacement.kind: policy 'shihezi-2021'" in out and "sets no time limit for kind 'nokind'" in out
+    assert "replacement.kind (--set kind=...): policy 'shihezi-2021'" in out and "sets no time limit for kind 'nokind'" in out
     out = refused(base, ("correct", "--target", "in-C1", "--reason", "x", "--set", "policy=suqian-finance"))
-    assert "replacement.kind: policy 'suqian-finance'" in out
+    assert "replacement.kind (--set kind=...): policy 'suqian-finance'" in out
     assert base("findings", "--at", "2024-05-01T00:00:00+08:00").exit_code == 0
