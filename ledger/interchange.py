@@ -188,15 +188,49 @@ def parse_event(data: Any, line: int, tz: tzinfo, prefix: str = "") -> tuple[Eve
         return None, validation_errors(exc, line, prefix, type_name)
 
 
-def _json_error(text: str) -> str:
-    """The standard library's message names the place; orjson is only used when the line is good."""
+class _Constant(Exception):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's reader takes them, JSON has no such numbers."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+def _json_error(text: str) -> tuple[str, str]:
+    """(field, message) for a line orjson refused. The standard library's message names the
+    place; what it reads and orjson does not (NaN, a lone surrogate) is named, the surrogate at
+    its field."""
     try:
-        json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+        at = " column" if exc.msg.endswith(" at") else " at column"  # ("Unterminated string starting at")
+        return "", f"not valid JSON: {exc.msg}{at} {exc.colno}"
+    except _Constant as exc:
+        return "", f"not valid JSON: {exc} is not a JSON number"
     except RecursionError:
-        return "not valid JSON: nested too deeply"
-    return "not valid JSON"  # orjson refuses what json accepts (e.g. NaN or lone surrogates)
+        return "", "not valid JSON: nested too deeply"
+    found = _unreadable(data, "")
+    return found if found is not None else ("", "not valid JSON")
+
+
+def _unreadable(value: Any, path: str) -> tuple[str, str] | None:
+    """The first value of a decoded line that orjson cannot read, with its field path."""
+    if isinstance(value, str):
+        lone = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+        if lone is not None:
+            return path, (f"holds a lone surrogate (\\u{ord(lone):04x}), half of a UTF-16 pair, which is no "
+                          "character: write the character itself")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _unreadable(key, path) or _unreadable(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _unreadable(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 #: Said of a key that some object of a line or file gives twice: JSON readers keep the last of
@@ -283,7 +317,7 @@ def _checked(number: int, raw: str | bytes, tz: tzinfo) -> tuple[Line | None, li
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return None, [LineError(number, "", _json_error(text))]
+        return None, [LineError(number, *_json_error(text))]
     if may_repeat_a_key(text, key_count(data)) and (path := repeated_key(text)) is not None:
         return None, [LineError(number, path, REPEATED_KEY if path else "not valid JSON: nested too deeply")]
     event, errors = parse_event(data, number, tz)

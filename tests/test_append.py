@@ -105,6 +105,22 @@ def test_every_error_of_the_file_is_reported_at_once(ledger: Any) -> None:
     assert count(ledger) == len(BASE)
 
 
+def test_what_python_reads_and_json_does_not_is_named(ledger: Any) -> None:
+    """A lone surrogate (half of a UTF-16 pair) at its field, NaN by name, an unterminated string
+    at its column (``starting at column``, not ``starting at at column``)."""
+    lines = ['{"type": "StaffRegistered", "occurred_at": "2024-03-05T09:00:00+08:00", "staff": "s-\\ud800", '
+             '"name": "x", "unit": "repair"}',
+             '{"type": "StaffRegistered", "rank": NaN}', '{"type": "StaffRegistered", "name": "abc']
+    with pytest.raises(InvalidInput) as info:
+        ledger.append_lines(lines)
+    assert [str(e) for e in info.value.errors] == [
+        "line 1: staff: holds a lone surrogate (\\ud800), half of a UTF-16 pair, which is no character: "
+        "write the character itself",
+        "line 2: not valid JSON: NaN is not a JSON number",
+        "line 3: not valid JSON: Unterminated string starting at column 37"]
+    assert count(ledger) == len(BASE)
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [
