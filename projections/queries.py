@@ -679,6 +679,8 @@ def _naming_the_case(case: str) -> Iterator[None]:
         if exc.case is not None:
             raise
         raise exc.about(case) from None
+    except PolicyError as exc:  # (a ledger whose packs leave a case without a version or limit)
+        raise PolicyError(f"case {case!r}: {exc}") from None
 
 
 def _receipt_retracted(withdrawn: Sequence[dict[str, str]]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import date
 from typing import Any
 
 from hypothesis import given, settings
@@ -463,3 +464,17 @@ def test_a_late_reply_cites_first_the_clause_of_the_kind_s_own_limit() -> None:
     late_petition = only(judge([inquiry("Q2", "2024-03-04 09:00", policy="suqian-finance", kind="petition")],
                                world(), "2024-06-01 09:00"))
     assert (late_petition.clause, late_petition.clauses[0]) == ("002 限时 §6", "002 限时 §6")
+
+
+def test_a_question_over_many_cases_names_the_case_a_pack_cannot_judge() -> None:
+    """A case its pack leaves without a limit (a ledger written before such versions were refused)
+    stops `ledger findings` with a message that says which case."""
+    import pytest
+
+    from ledger.policy import NoLimitConfigured, PolicyError
+    from projections.queries import _naming_the_case
+
+    pack = PolicyCatalogue.builtin().in_force("zhangye-2021", date(2024, 3, 4))
+    named = r"^case 'ZY-1': policy 'zhangye-2021' \(in force on 2024-03-04\) sets no"
+    with pytest.raises(PolicyError, match=named), _naming_the_case("ZY-1"):
+        raise NoLimitConfigured(pack, "registration", date(2024, 3, 4))
