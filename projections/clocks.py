@@ -13,11 +13,11 @@ day of X (the day of X never counts); "within N days" counts calendar days the s
   notified later or never, the old due stands (the breach is then ``invalid_extension``).
 
 A limit counted ``from: acceptance`` (Pudong's 5 days) starts at the first accepted handoff,
-the handler's (首办人) reading of it (阅知), or at receipt while there is none. The holder who
-handed the case over by the due counted from receipt has done their part: the handler's days
-count from the acceptance even when it comes after that due (a handoff awaiting acceptance
-keeps the receipt's due meanwhile, the sender still holding the case). A handoff offered after
-that due comes too late to move it.
+the handler's (首办人) reading of it (阅知), or at receipt while there is none: a handoff awaiting
+acceptance keeps the receipt's due meanwhile, the sender still holding the case (the first-asked
+takes part until the matter is settled, 003 篇二 (一) 首问责任人全程参与, 直至问题处理完毕). So
+an acceptance moves the due only if it comes by the due counted from receipt: one after it finds
+that due already breached (by the sender, who held the case then), and cannot cure the breach.
 
 Otherwise nothing that happens after the due instant can move it: a breach, once made, stays made.
 """
@@ -166,12 +166,17 @@ def _counted(
         found = _first_acceptance(facts)
         if found is not None:
             offered, accepted = found
-            due = clock.run(start, facts, offered.occurred_at, record=False)
-            if offered.occurred_at <= due:
+            due = clock.run(start, facts, accepted.occurred_at, record=False)
+            if accepted.occurred_at <= due:
                 start = accepted
-                clock.step(f"handed over {when(offered.occurred_at, tz)}, by the due counted from receipt "
-                           f"({when(due, tz)}); the handler accepted (接收) {when(accepted.occurred_at, tz)}: "
+                clock.step(f"handed over {when(offered.occurred_at, tz)} and accepted (接收) by the handler "
+                           f"{when(accepted.occurred_at, tz)}, by the due counted from receipt ({when(due, tz)}): "
                            "the clock counts from the acceptance", limit.clause,
+                           (*offered.evidence, *accepted.evidence))
+            elif offered.occurred_at <= due:
+                clock.step(f"handed over {when(offered.occurred_at, tz)}, but accepted (接收) only "
+                           f"{when(accepted.occurred_at, tz)}, after the due counted from receipt ({when(due, tz)}), "
+                           "which the sender held the case at: the acceptance cannot move it", limit.clause,
                            (*offered.evidence, *accepted.evidence))
             else:
                 clock.step(f"handed over {when(offered.occurred_at, tz)}, after the due counted from receipt "

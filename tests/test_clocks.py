@@ -88,17 +88,23 @@ def test_pudong_two_five_rule_counts_the_reply_from_the_handlers_acceptance() ->
     assert clock(base + too_late, "2024-03-20 09:00").due == eod("2024-03-11")  # cannot cure a breach
 
 
-def test_pudong_a_handoff_made_in_time_counts_from_its_acceptance_even_after_the_receipts_due() -> None:
+def test_pudong_a_handoff_counts_from_its_acceptance_if_accepted_by_the_receipts_due() -> None:
     # 首问人在2个工作日内将问题转交…承办人阅知后…最长时效为5个工作日: the handler's 5 days run from
-    # reading it (阅知), though that comes after the 5 days counted from receipt (due 11 Mar).
+    # reading it (阅知), if that comes by the 5 days counted from receipt (due 11 Mar).
     base = [inquiry("P1", policy="pudong-tobacco", in_remit=False),
             ev("HandedOff", "2024-03-06 10:00", id="h", case="P1", from_="s-a", to="s-c")]
-    accepted = ev("HandoffAccepted", "2024-03-12 09:00", id="acc", case="P1", by="s-c")
+    accepted = ev("HandoffAccepted", "2024-03-08 09:00", id="acc", case="P1", by="s-c")
     c = clock([*base, accepted], "2024-03-20 09:00")
-    assert c.due == eod("2024-03-19") and c.start == t("2024-03-12 09:00")
+    assert c.due == eod("2024-03-15") and c.start == t("2024-03-08 09:00")
     assert any("h" in s.evidence and "acc" in s.evidence for s in c.basis)
-    # Awaiting acceptance, the receipt's due holds meanwhile (the sender still holds the case).
+    # Awaiting acceptance, the receipt's due holds meanwhile (the sender still holds the case:
+    # 003 篇二 (一) 首问责任人全程参与): an acceptance after it finds it breached, and cannot move it,
+    # so the answer at 12 Mar stays the answer once s-c accepts on 13 Mar.
     assert clock(base, "2024-03-12 08:00").due == eod("2024-03-11")
+    late = clock([*base, ev("HandoffAccepted", "2024-03-13 09:00", id="acc", case="P1", by="s-c")],
+                 "2024-03-20 09:00")
+    assert late.due == eod("2024-03-11") and late.breached()
+    assert any("accepted (接收) only" in s.text and "acc" in s.evidence for s in late.basis)
     # A handoff to someone else that was never accepted does not count: the accepted one does.
     offered_late = [base[0], ev("HandedOff", "2024-03-06 10:00", case="P1", from_="s-a", to="s-d"),
                     ev("HandedOff", "2024-03-12 08:00", case="P1", from_="s-a", to="s-c"), accepted]

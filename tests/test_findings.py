@@ -197,18 +197,27 @@ def test_pudong_handler_resolves_within_5_working_days_of_acceptance() -> None:
     assert judge([*events, reply("P1", "2024-03-12 17:00", "s-c")], world()) == []
 
 
-def test_pudong_a_handoff_in_time_accepted_late_gives_the_handler_5_days_from_acceptance() -> None:
-    # s-a hands over on day 2 (in time); s-c reads it only on 12 Mar, after the 5 days counted
-    # from receipt (11 Mar): s-c's 5 days run to 19 Mar, and s-a is not liable for s-c's delay.
+def test_pudong_a_handoff_in_time_gives_the_handler_5_days_from_an_acceptance_by_the_receipts_due() -> None:
+    # s-a hands over on day 2 (in time); s-c reads it on 8 Mar, by the 5 days counted from receipt
+    # (11 Mar): s-c's 5 days run to 15 Mar, and s-a is not liable for s-c's lateness.
     events = [pudong(at="2024-03-04 10:00"),
               ev("HandedOff", "2024-03-06 10:00", case="P1", from_="s-a", to="s-c"),
-              ev("HandoffAccepted", "2024-03-12 09:00", case="P1", by="s-c")]
-    assert judge([*events, reply("P1", "2024-03-18 10:00", "s-c")], world()) == []
-    f = only(judge([*events, reply("P1", "2024-03-21 10:00", "s-c")], world()))
-    assert (f.rule, f.liable, f.due) == ("handler_late", "s-c", t("2024-03-19 23:59:59.999"))
-    # Asked before s-c accepted, the sender still held it, past the receipt's due.
+              ev("HandoffAccepted", "2024-03-08 09:00", case="P1", by="s-c")]
+    assert judge([*events, reply("P1", "2024-03-15 10:00", "s-c")], world()) == []
+    f = only(judge([*events, reply("P1", "2024-03-18 10:00", "s-c")], world()))
+    assert (f.rule, f.liable, f.due) == ("handler_late", "s-c", t("2024-03-15 23:59:59.999"))
+
+
+def test_pudong_a_breach_made_while_a_handoff_awaited_acceptance_stays_made() -> None:
+    # s-c reads it only on 13 Mar, after the receipt's due (11 Mar), which the sender held the case at
+    # (003 篇二 (一) 首问责任人全程参与): the finding asked on 12 Mar is the finding asked on 20 Mar.
+    events = [pudong(at="2024-03-04 10:00"),
+              ev("HandedOff", "2024-03-06 10:00", case="P1", from_="s-a", to="s-c"),
+              ev("HandoffAccepted", "2024-03-13 10:00", case="P1", by="s-c")]
     before = only(judge(events[:2], world(), "2024-03-12 08:00"))
-    assert (before.rule, before.liable, before.due) == ("handler_late", "s-a", t("2024-03-11 23:59:59.999"))
+    after = only(judge([*events, reply("P1", "2024-03-19 10:00", "s-c")], world(), "2024-03-20 09:00"))
+    for f in (before, after):
+        assert (f.rule, f.liable, f.due) == ("handler_late", "s-a", t("2024-03-11 23:59:59.999"))
 
 
 def test_a_case_in_remit_has_no_transfer_duty() -> None:
