@@ -18,7 +18,7 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from cli.context import State, pass_state
+from cli.context import WRITING, State, pass_state
 from ledger import events as ev
 from ledger.interchange import REPEATED_KEY, InvalidInput, repeated_key
 from ledger.records import effective
@@ -254,3 +254,5 @@ def register_clerk_commands(group: click.Group) -> None:
             "ledger end", "ledger absence end")
     group.add_command(absence)
     group.add_command(correct)
+    WRITING.update({(name,) for name in CLERK_COMMANDS} | {("absence", name) for name in ABSENCE_COMMANDS}
+                   | {("correct",)})

@@ -30,13 +30,20 @@ fmt_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default
 
 
 def _catalogue(state: State, known_at: datetime | None = None) -> PolicyCatalogue:
-    ledger = state.ledger
+    ledger = state.existing()
+    if ledger is None:  # (no ledger yet: what the package ships)
+        return PolicyCatalogue.builtin()
     return catalogue_from(effective(ledger.records(ledger.streams("policy:")), state.tz, known_at))
 
 
 def _calendar(state: State, known_at: datetime | None = None) -> WorkingCalendar:
-    ledger = state.ledger
+    ledger = state.existing()
+    if ledger is None:
+        return WorkingCalendar.builtin()
     return calendar_from(effective(ledger.records(ledger.streams("calendar:")), state.tz, known_at))
+
+
+
 
 
 def _append_config(state: State, payload: dict[str, Any], label: str, source: str, stream: str,

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from pydantic import ValidationError
 
-from ledger.application import Ledger
+from ledger.application import DEFAULT_TZ, Ledger
 from ledger.events import parse_instant
-from ledger.store import StoreError
+from ledger.store import NoLedger, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,6 +22,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROGRESS_FROM = 5000
 #: Register files larger than this get a progress bar on stderr (when it is a terminal).
 PROGRESS_FROM_BYTES = 1_000_000
+
+
+#: The commands that record events, by their names under ``ledger``: only these make a ledger that
+#: does not exist yet (the clerk commands are added by ``cli.clerk``).
+WRITING: set[tuple[str, ...]] = {("append",), ("policy", "add"), ("calendar", "add")}
+
+
+def _command_names() -> tuple[str, ...]:
+    """The running command's names under ``ledger`` (``("policy", "add")``)."""
+    names: list[str] = []
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.command.name or "")
+        ctx = ctx.parent
+    return tuple(names)
 
 
 class State:
@@ -42,21 +57,38 @@ class State:
 
     @property
     def tz(self) -> ZoneInfo:
-        """The store's timezone (fixed when the store was created)."""
-        tz = self.ledger.tz
+        """The store's timezone (fixed when the store was created); where there is no ledger yet
+        (a question of it then fails on its own), the one asked for or the default."""
+        ledger = self.existing()
+        if ledger is None:
+            return self.asked_tz or ZoneInfo(DEFAULT_TZ)
+        tz = ledger.tz
         assert isinstance(tz, ZoneInfo)
         return tz
 
     @property
     def ledger(self) -> Ledger:
+        """The ledger, opened on first use: made if missing only by a command that records
+        something (``WRITING``); a question asked of a store that holds no ledger is an error."""
         if self._ledger is None:
             from projections.readmodels import default_projectors
 
             try:
-                self._ledger = Ledger(self.url, self.asked_tz, projectors=default_projectors(self.asked_tz))
+                self._ledger = Ledger(self.url, self.asked_tz, projectors=default_projectors(self.asked_tz),
+                                      create=_command_names() in WRITING)
             except StoreError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._ledger
+
+    def existing(self) -> Ledger | None:
+        """The ledger, or None where the store holds none (nothing is made): for the commands that
+        show what is built in as well as what the ledger added (``policy list``)."""
+        try:
+            return self.ledger
+        except click.ClickException as exc:
+            if isinstance(exc.__context__, NoLedger):
+                return None
+            raise
 
     def close(self) -> None:
         if self._ledger is not None:

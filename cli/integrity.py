@@ -10,8 +10,8 @@ import click
 
 from cli.context import PROGRESS_FROM, State, pass_state
 from cli.output import FORMATS, emit, to_json
-from ledger.integrity import Head, RoleError, Verification, grant_roles, head, verify
-from ledger.store import StoreError
+from ledger.integrity import ROLES_ON_SQLITE, Head, RoleError, Verification, grant_roles, head, verify
+from ledger.store import StoreError, StoreUrl
 
 fmt_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                           help="table for people, json for programs, csv")
@@ -167,6 +167,8 @@ def roles(state: State, clerks: tuple[str, ...], readers: tuple[str, ...], dry_r
       ledger db roles --clerk office_clerk --reader committee --reader analyst
       ledger db roles --clerk office_clerk --dry-run
     """
+    if StoreUrl.parse(state.url).dialect != "postgresql":  # (said before a ledger is looked for)
+        raise click.ClickException(ROLES_ON_SQLITE)
     try:
         statements = grant_roles(state.ledger.store, clerks, readers, dry_run=dry_run)
     except RoleError as exc:

@@ -61,7 +61,7 @@ from ledger.records import (
     utc_iso,
     utc_text,
 )
-from ledger.store import DEFAULT_URL, Store, StoreError, Tx
+from ledger.store import DEFAULT_URL, NO_LEDGER, NoLedger, Store, StoreError, Tx
 
 
 def ledger_schema(dialect: str) -> list[str]:
@@ -182,9 +182,15 @@ class Ledger:
         tz: str | ZoneInfo | None = None,
         clock: Callable[[], datetime] = _now,
         projectors: Sequence[Projector] = (),
+        create: bool = True,
     ):
+        """Open the ledger at ``url``, creating it unless ``create`` is False (then a store that
+        holds no ledger is a ``StoreError``, and nothing is made)."""
         self.clock = clock
-        self.store = Store(url)
+        self.store = Store(url, create)
+        if not create and not self.store.holds_ledger():
+            self.store.close()
+            raise NoLedger(NO_LEDGER.format(url=url, why="it holds no ledger's tables"))
         #: Batches of at least this many lines are appended by two processes (``_append_in_two``).
         self.parallel_from = CHUNK
         #: Writer processes of committed batches, still checkpointing (their reapers).

@@ -705,6 +705,10 @@ def _id_of(row: _Row) -> str | None:
 # --- 3. database roles (PostgreSQL) ----------------------------------------------------
 
 
+ROLES_ON_SQLITE = ("database roles exist only on PostgreSQL; protect a SQLite ledger with file permissions "
+                   "(clerks: the ledger command with write access; committees: a read-only copy)")
+
+
 class RoleError(Exception):
     """Roles cannot be set up as asked."""
 
@@ -720,10 +724,7 @@ def grant_roles(store: Store, clerks: Sequence[str], readers: Sequence[str], dry
     With ``dry_run`` everything runs and is rolled back.
     """
     if store.dialect != "postgresql":
-        raise RoleError(
-            "database roles exist only on PostgreSQL; protect a SQLite ledger with file permissions "
-            "(clerks: the ledger command with write access; committees: a read-only copy)"
-        )
+        raise RoleError(ROLES_ON_SQLITE)
     for name in [*clerks, *readers]:
         if not _ROLE.fullmatch(name):
             raise RoleError(f"role name {name!r} must be lower-case letters, digits and _ (at most 63)")

@@ -30,6 +30,8 @@ from eventsourcing.utils import Environment
 from ledger.records import state_bytes
 
 DEFAULT_URL = "sqlite:///ledger.db"
+NO_LEDGER = ("there is no ledger at {url} ({why}): check --store (or LEDGER_STORE); a ledger is made by "
+              "its first `ledger append` (or `ledger policy add`, `ledger calendar add`, a clerk command)")
 
 #: A lock wait longer than this is reported, not waited out (seconds).
 LOCK_TIMEOUT = 60
@@ -47,6 +49,10 @@ LOCK_FUNCTION = "ledger_lock_events"
 
 class StoreError(Exception):
     """The store URL is wrong or the database cannot be reached."""
+
+
+class NoLedger(StoreError):
+    """The store holds no ledger, and the command may not make one (``Store(create=False)``)."""
 
 
 @dataclass(frozen=True)
@@ -282,19 +288,26 @@ def _lacks_privilege(exc: PersistenceError) -> bool:
 class Store:
     """The library's application recorder and tracking recorder, plus one transaction API."""
 
-    def __init__(self, url: str = DEFAULT_URL):
+    def __init__(self, url: str = DEFAULT_URL, create: bool = True):
+        """Open the store at ``url``; with ``create`` False, only a store that holds a ledger
+        (``StoreError`` otherwise, before anything is made: a question asked of a mistyped
+        ``--store`` must not answer "nothing" from a ledger it has just created)."""
         self.url_text = url
         self.url = StoreUrl.parse(url)
         self.dialect = self.url.dialect
+        if not create and self.dialect == "sqlite" and not self._sqlite_file_exists():
+            raise NoLedger(NO_LEDGER.format(url=url, why="the file does not exist"))
         try:
             if self.dialect == "postgresql" and self.url.schema != "public":
-                self._ensure_pg_schema()
+                self._ensure_pg_schema(create)
             self.factory = InfrastructureFactory.construct(self.url.environment())
             pool = getattr(getattr(self.factory, "datastore", None), "pool", None)
             if type(pool) is SQLiteConnectionPool:  # before it opens its first connection
                 pool.__class__ = _StatementCachingPool
             self.recorder: Any = self.factory.application_recorder()
             self.tracking: Any = self.factory.tracking_recorder()
+        except StoreError:
+            raise
         except Exception as exc:  # the library wraps driver errors in many ways
             raise StoreError(f"cannot open the store {url}: {exc}") from exc
         self.datastore: Any = self.factory.datastore  # type: ignore[attr-defined]
@@ -315,7 +328,22 @@ class Store:
                 f'SELECT "{self.url.schema}".{LOCK_FUNCTION}()',
             ]
 
-    def _ensure_pg_schema(self) -> None:
+    def _sqlite_file_exists(self) -> bool:
+        path = self.url.sqlite_path
+        if path.startswith("file:") or path == ":memory:":
+            return True  # (a URI or memory: ``holds_ledger`` decides)
+        return os.path.isfile(path)
+
+    def holds_ledger(self) -> bool:
+        """Whether the store holds a ledger (its settings table), without creating anything."""
+        with self.read() as tx:
+            if self.dialect == "sqlite":
+                tx.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_settings'")
+                return tx.fetchone() is not None
+            tx.execute("SELECT to_regclass(?)", (self._pg_name("ledger_settings"),))
+            return tx.fetchone() not in (None, (None,))
+
+    def _ensure_pg_schema(self, create: bool = True) -> None:
         import psycopg
 
         u = self.url
@@ -324,6 +352,8 @@ class Store:
             # Look first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when
             # the schema exists, and a clerk or committee role has no such right.
             if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (u.schema,)).fetchone() is None:
+                if not create:
+                    raise NoLedger(NO_LEDGER.format(url=self.url_text, why=f"schema {u.schema!r} does not exist"))
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{u.schema}"')
 
     def close(self) -> None:
@@ -464,7 +494,8 @@ class Store:
             if not _lacks_privilege(exc):
                 raise
             raise StoreError(f"role {self.url.user!r} may not create the ledger in schema {self.url.schema!r}"
-                             f" ({exc}): its owner creates it by running any ledger command first") from exc
+                             f" ({exc}): its owner creates it with its first `ledger append` (or any command "
+                             "that records)") from exc
 
     def _create_pg_tables(self, statements: Sequence[str], create_library_tables: bool) -> None:
         if create_library_tables:

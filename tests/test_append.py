@@ -392,7 +392,7 @@ def test_the_cli_refuses_another_timezone_for_an_existing_store(store_url: str) 
     from cli.main import cli
 
     runner = CliRunner()
-    assert runner.invoke(cli, ["--store", store_url, "events"]).exit_code == 0  # created: Asia/Shanghai
+    assert runner.invoke(cli, ["--store", store_url, "append", "-"], input="").exit_code == 0  # made: Asia/Shanghai
     result = runner.invoke(cli, ["--store", store_url, "--tz", "Europe/Berlin", "events"])
     assert result.exit_code == 1
     assert "this ledger keeps its times in Asia/Shanghai" in result.output

@@ -346,7 +346,9 @@ def test_a_role_that_may_not_create_tables_is_told_what_to_do(roles: Any) -> Non
         conn.execute(f'CREATE SCHEMA "{empty.rsplit("=", 1)[1]}"')
         conn.execute(f'GRANT USAGE ON SCHEMA "{empty.rsplit("=", 1)[1]}" TO "{reader}"')
     try:
-        result = run(as_role(empty, reader), "verify")
+        result = run(as_role(empty, reader), "verify")  # a question of an empty schema: no ledger there
+        assert result.exit_code == 1 and "there is no ledger at" in result.output
+        result = run(as_role(empty, reader), "append", "-")  # a command that would make one
         assert result.exit_code == 1
         assert f"role '{reader}' may not create the ledger" in result.output
     finally:

@@ -673,3 +673,58 @@ def test_a_version_another_extends_is_not_taken_away_and_versions_come_in_date_o
     withdrawn = run("append", str(everything))
     assert withdrawn.exit_code == 0, withdrawn.output
     assert run("policy", "show", "office-x").exit_code == 1
+
+
+QUESTIONS = [("who", "C1", "--at", "2024-03-05T09:00:00+08:00"), ("findings",), ("overdue", "--at", "2024-03-05T09:00:00+08:00"),
+             ("caseload", "--at", "2024-03-05T09:00:00+08:00"), ("events",), ("verify",), ("digest",), ("rebuild",)]
+
+
+@pytest.mark.parametrize("args", QUESTIONS, ids=[a[0] for a in QUESTIONS])
+def test_a_question_of_a_store_that_holds_no_ledger_is_refused_and_makes_nothing(
+        tmp_path: Path, args: tuple[str, ...]) -> None:
+    """A mistyped --store must not answer "no findings" or "intact" from a ledger it has just made."""
+    from click.testing import CliRunner
+
+    path = tmp_path / "typo.db"
+    result = CliRunner().invoke(cli, ["--store", f"sqlite:///{path}", *args])
+    assert result.exit_code == 1, result.output
+    assert f"there is no ledger at sqlite:///{path} (the file does not exist): check --store" in result.output
+    assert not path.exists()
+
+
+def test_export_of_a_store_that_holds_no_ledger_is_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["--store", f"sqlite:///{tmp_path / 'typo.db'}", "export", "parquet",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 1 and "there is no ledger at" in result.output
+    assert not (tmp_path / "typo.db").exists() and not (tmp_path / "out").exists()
+
+
+def test_the_built_in_packs_and_calendar_are_shown_without_a_ledger_and_nothing_is_made(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    store = ["--store", f"sqlite:///{tmp_path / 'none.db'}"]
+    listed = CliRunner().invoke(cli, [*store, "policy", "list", "--format", "json"])
+    assert listed.exit_code == 0 and "shihezi-2021" in {p["id"] for p in json.loads(listed.output)}
+    shown = CliRunner().invoke(cli, [*store, "calendar", "show", "2024", "--format", "json"])
+    assert shown.exit_code == 0 and json.loads(shown.output)["working_days"] == 251
+    assert not (tmp_path / "none.db").exists()
+    made = CliRunner().invoke(cli, [*store, "append", "-"], input="")  # a command that records makes it
+    assert made.exit_code == 0 and (tmp_path / "none.db").exists()
+    assert CliRunner().invoke(cli, [*store, "events"]).exit_code == 0
+
+
+@pytest.mark.postgres
+def test_a_question_of_a_postgresql_schema_that_does_not_exist_makes_no_schema() -> None:
+    import psycopg
+    from click.testing import CliRunner
+
+    from tests.conftest import PG_DSN, postgres_url
+
+    url = postgres_url()
+    schema = url.rsplit("schema=", 1)[1]
+    result = CliRunner().invoke(cli, ["--store", url, "findings"])
+    assert result.exit_code == 1 and f"(schema '{schema}' does not exist)" in result.output
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
