@@ -83,7 +83,10 @@ from projections.world import Absence, World, canonical, pair_intervals
 #: 3: a requester's telephone number keeps their key however it is written (+86, 0086, dots: such
 #: contacts had keys of their own) and is masked in its other written forms; findings name the
 #: case's retracted events (`withdrawn`). A folder of version 2 is exported again with --fresh.
-SCHEMA_VERSION = 3
+#: 4: a requester's own name and number are masked in their ``unit`` too (「马云飞个体户」), a Chinese name
+#: retyped with spaces between its characters, and identity card numbers (身份证号) everywhere: a
+#: folder of version 3 may hold them in clear, and is exported again with --fresh.
+SCHEMA_VERSION = 4
 MANIFEST = "manifest.json"
 EVENTS_DIR = "events"
 #: Rows per Parquet row group, and the most rows held in memory before writing.
@@ -639,7 +642,7 @@ class _Snapshot:
             "month": received.astimezone(self.tz).strftime("%Y-%m"), "received_at": _utc(received),
             "in_remit": inq.in_remit, "first_asked": inq.received_by[0],
             "requester_key": self.pseudo.requester_key(requester),
-            "requester_unit": self.pseudo.text(requester.get("unit")) if requester else None,
+            "requester_unit": self.pseudo.masked(requester.get("unit"), personal) if requester else None,
         }
         if self.pseudo.include_pii:
             row["requester_name"] = requester.get("name") if requester else None

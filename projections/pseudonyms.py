@@ -9,8 +9,8 @@ ledger's own ``ledger_secrets`` table; it is never written to an export.
 Free text (the matter, notes, reasons) is written by clerks and may repeat what the
 requester field holds: in a pseudonymised export the requester's own name and contact are
 replaced in the texts of every event of their case (as typed, or retyped in full-width
-characters or with other spacing), and anything shaped like a mainland mobile number is masked
-everywhere.
+characters or with other spacing), and anything shaped like a mainland mobile number or a
+resident identity card number is masked everywhere.
 """
 
 from __future__ import annotations
@@ -43,6 +43,20 @@ MOBILE = re.compile(f"(?<![0-9\uff10-\uff19+\uff0b])(?:(?:[+\uff0b]|00|\uff10\uf
                     f"[1\uff11]{_GAP}[3-9\uff13-\uff19](?:{_GAP}{_DIGIT}){{9}}(?!{_DIGIT})")
 MASK = "[phone]"
 REQUESTER_MASK = "[requester]"
+#: A resident identity card number (居民身份证号码, GB 11643): 6 digits of region, a birth date
+#: (YYYYMMDD, 1900-2099), 3 digits and a check character (a digit or X), not part of a longer
+#: number; ASCII or full-width.
+_D = "[0-9\uff10-\uff19]"
+ID_NUMBER = re.compile(
+    f"(?<![0-9\uff10-\uff19])[1-9\uff11-\uff19]{_D}{{5}}(?:[1１][9９]|[2２][0０]){_D}{{2}}"
+    f"(?:[0０][1-9\uff11-\uff19]|[1１][0-2\uff10-\uff12])(?:[0０][1-9\uff11-\uff19]|[1-2\uff11\uff12]{_D}|[3３][01０１])"
+    f"{_D}{{3}}[0-9Xx\uff10-\uff19\uff38\uff58](?![0-9\uff10-\uff19])")
+ID_MASK = "[id-number]"
+
+
+def _numbers_masked(text: str) -> str:
+    """Mobile numbers and identity card numbers masked, whoever's they are."""
+    return MOBILE.sub(MASK, ID_NUMBER.sub(ID_MASK, text))
 
 _SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {SECRETS_TABLE} ("
@@ -234,10 +248,10 @@ class Pseudonymiser:
         return "rq-" + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:16]
 
     def text(self, value: str | None) -> str | None:
-        """Free text as it may be exported (mobile numbers masked unless ``include_pii``)."""
+        """Free text as it may be exported (mobile and identity card numbers masked unless ``include_pii``)."""
         if value is None or self.include_pii:
             return value
-        return MOBILE.sub(MASK, value)
+        return _numbers_masked(value)
 
     def content(self, content: Mapping[str, Any], also: Iterable[str] = ()) -> dict[str, Any]:
         """An event's content for export: every ``requester`` (also inside a correction's
@@ -262,16 +276,18 @@ class Pseudonymiser:
                 return value
             if personal is not None:
                 value = personal.sub(value)
-            return MOBILE.sub(MASK, value)
+            return _numbers_masked(value)
         if isinstance(value, dict | Mapping):  # (a dict is matched first, without the ABC)
             if field == "requester":
-                return self._requester(value)
+                return self._requester(value, personal)
             return {k: self._walk(v, personal, k) for k, v in value.items()}
         if isinstance(value, list):
             return [self._walk(v, personal, field) for v in value]
         return value
 
-    def _requester(self, requester: Mapping[str, Any]) -> dict[str, Any]:
+    def _requester(self, requester: Mapping[str, Any], personal: PersonalMatcher | None) -> dict[str, Any]:
+        """A requester for export: its key; name and contact dropped (unless ``include_pii``); its
+        other fields (``unit``) masked like free text: a person registers as 「个体户 王五」 too."""
         out: dict[str, Any] = {}
         key = self.requester_key(requester)
         if key is not None:
@@ -279,7 +295,7 @@ class Pseudonymiser:
         for name, value in requester.items():
             if name in PERSONAL_FIELDS and not self.include_pii:
                 continue
-            out[name] = value if self.include_pii or not isinstance(value, str) else MOBILE.sub(MASK, value)
+            out[name] = value if self.include_pii or not isinstance(value, str) else self._walk(value, personal)
         return out
 
 

@@ -334,6 +334,15 @@ def test_mobile_numbers_are_masked_however_they_are_written() -> None:
     assert a.text("电话 13812345678 2号楼") == "电话 [phone] 2号楼"
 
 
+def test_identity_card_numbers_are_masked_however_they_are_written() -> None:
+    a = Pseudonymiser(b"k" * 32)
+    for written in ("650102199001011234", "65010219900101123X", "65010219900101123x", "６５０１０２１９９００１０１１２３４"):
+        assert a.text(f"身份证{written}。") == "身份证[id-number]。", written
+    assert a.text("订单号 2024031512345678") == "订单号 2024031512345678"  # 16 digits
+    assert a.text("编号 1650102199001011234") == "编号 1650102199001011234"  # part of a longer number
+    assert a.text("650102199013011234") == "650102199013011234"  # no month 13: not a birth date
+
+
 def test_the_requesters_data_is_masked_however_it_is_retyped() -> None:
     """Full-width, other spacing, other case: a clerk's text names the requester as they typed it."""
     a = Pseudonymiser(b"k" * 32)
@@ -390,6 +399,24 @@ def test_the_requesters_name_is_masked_in_every_event_of_the_case(tmp_path: Path
                 .to_pylist() if r["type"] == "Replied"]
     assert payloads and "王五" not in payloads[0] and "1234" not in payloads[0]
     assert "已电话告知[requester]" in payloads[0]
+
+
+def test_a_requesters_unit_that_names_them_is_masked(tmp_path: Path) -> None:
+    """A person registers as 「马云飞个体户(0993-1112223)」: the unit is text, masked like the notes
+    (in the event's payload and in cases.requester_unit); an organisation's name stays."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    person = inquiry("C1", requester={"name": "马云飞", "contact": "0993-1112223", "unit": "马云飞个体户(0993-1112223)"})
+    company = inquiry("C2", requester={"name": "李四", "contact": "13812345678", "unit": "石河子市供水公司"})
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--store", url, "append", "-"],
+                         input="\n".join(jsonl(*BASE, person, company)) + "\n").exit_code == 0
+    assert runner.invoke(cli, ["--store", url, "export", "parquet", str(tmp_path / "out")]).exit_code == 0
+    units = {r["case_id"]: r["requester_unit"] for r in pq.read_table(tmp_path / "out" / "cases.parquet").to_pylist()}
+    assert units == {"C1": "[requester]个体户([requester])", "C2": "石河子市供水公司"}
+    payloads = [r["payload"] for r in ds.dataset(tmp_path / "out" / "events", partitioning="hive").to_table()
+                .to_pylist() if r["type"] == "InquiryReceived"]
+    assert not any("马云飞" in p or "1112223" in p for p in payloads)
+    assert any("[requester]个体户([requester])" in p for p in payloads)
 
 
 def test_pseudonyms_walk_any_mapping_as_they_walk_a_dict() -> None:
