@@ -51,6 +51,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _csv_cell(value: Any) -> str:
+    """A CSV cell a program reads back: a list or an object as JSON (a list joined with ", " is not
+    split back when an item holds ", " itself, and it loses the difference of [] and one empty item)."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 def emit(
     data: Any,
     fmt: str,
@@ -69,7 +79,7 @@ def emit(
         writer = csv.writer(buf)
         writer.writerow(cols)
         for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in cols])
+            writer.writerow([_csv_cell(row.get(c)) for c in cols])
         click.echo(buf.getvalue(), nl=False)
         return
     if table is None and len(rows) > LONG_TABLE:

@@ -474,6 +474,13 @@ def test_the_csv_of_events_findings_and_who_keeps_what_their_json_has(base: Any)
     who = list(csv.DictReader(io.StringIO(base("who", "C2", "--at", "2024-03-05T10:00:00+08:00",
                                                "--format", "csv").output)))
     assert "in-C2" in who[0]["evidence"]
+    # A list is written as JSON, read back as it is in the JSON output (a case id may hold ", ").
+    assert json.loads(found[0]["also_liable"]) == json.loads(
+        base("findings", "--at", "2024-06-01T00:00:00+08:00", "--format", "json").output)[0]["also_liable"]
+    assert base("append", "-", input=jsonl(inquiry("Y-1, Y-2", id="in-Y"))[0]).exit_code == 0
+    load = list(csv.DictReader(io.StringIO(base("caseload", "--at", "2024-03-05T10:00:00+08:00", "--staff", "s-a",
+                                                "--format", "csv").output)))
+    assert "Y-1, Y-2" in json.loads(load[0]["open_cases"]) and len(json.loads(load[0]["open_cases"])) == 2  # (C1 was retracted)
 
 
 def test_the_recorded_at_append_prints_is_a_known_at_that_includes_the_batch(base: Any) -> None:
