@@ -1085,9 +1085,17 @@ def _read_manifest(root: Path) -> dict[str, Any] | None:
     path = root / MANIFEST
     if not path.exists():
         if root.exists() and any(root.iterdir()):
-            raise ExportRefused(
-                f"{root} is not empty and holds no {MANIFEST}: export into a new or empty folder"
-            )
+            # A first export interrupted before its manifest leaves only files of its own: swept.
+            ours = {p for p in _ours(root) if p.is_file()}
+            if any(p.is_file() and p not in ours for p in root.rglob("*")):
+                raise ExportRefused(
+                    f"{root} is not empty and holds no {MANIFEST}: export into a new or empty folder"
+                )
+            for leftover in ours:
+                leftover.unlink()
+            _sweep(root, set())
+            if (root / EVENTS_DIR).is_dir() and not any((root / EVENTS_DIR).iterdir()):
+                (root / EVENTS_DIR).rmdir()
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

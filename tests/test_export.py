@@ -516,6 +516,26 @@ def test_an_interrupted_export_leaves_nothing_the_next_one_would_trust(demo: str
     assert events_table(out).num_rows == 330
 
 
+def test_a_first_export_interrupted_before_its_manifest_is_swept_by_the_next(demo: str, tmp_path: Path) -> None:
+    """Killed before it wrote its manifest, a first export leaves only files of its own: the next
+    export (with or without --fresh) sweeps them; a folder that also holds anything else is refused."""
+    for fresh in ((), ("--fresh",)):
+        out = tmp_path / f"export{len(fresh)}"
+        (out / "events" / "month=2024-03").mkdir(parents=True)
+        (out / ".cases.parquet.tmp").write_bytes(b"half")
+        (out / "events" / "month=2024-03" / ".part-1.parquet.tmp").write_bytes(b"half")
+        (out / "events" / "month=2024-03" / "part-1-65.parquet").write_bytes(b"half")
+        result = export(demo, out, *fresh)
+        assert result.exit_code == 0, result.output
+        assert events_table(out).num_rows == 330 and not list(out.rglob("*.tmp"))
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / ".cases.parquet.tmp").write_bytes(b"half")
+    (mixed / "notes.txt").write_text("mine")
+    result = export(demo, mixed)
+    assert result.exit_code == 1 and "not empty" in result.output and (mixed / ".cases.parquet.tmp").exists()
+
+
 # --- analysts' tools ------------------------------------------------------------------------------
 
 
