@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -169,8 +169,34 @@ class InstantType(click.ParamType):
 INSTANT = InstantType()
 
 
+class KnownAtType(InstantType):
+    """A ``--known-at``. One later than now (and than the last batch's recorded-at, should the clock
+    have gone back since) is answered as the ledger knows it now, with a warning on stderr: what it
+    will know then is not known yet, so that answer changes with the next batch, while an answer for
+    a past K never does (a committee's minutes should name a past one)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        instant = super().convert(value, param, ctx)
+        state = ctx.find_object(State) if ctx is not None else None
+        ledger = state.existing() if state is not None else None
+        now = datetime.now(UTC)
+        last = ledger.last_recorded_at() if ledger is not None else None
+        bound = max(now, last) if last is not None else now
+        if instant > bound:
+            tz = state.tz if state is not None else UTC
+            click.echo(f"warning: --known-at {instant.astimezone(tz).isoformat()} is later than now "
+                       f"({now.astimezone(tz).isoformat()}): answered as the ledger knows it now; what it will "
+                       "know then is not known yet, so this answer can change as batches are recorded (an "
+                       "answer for a past --known-at never does)", err=True)
+        return instant
+
+
+KNOWN_AT = KnownAtType()
+
+
 def instant_option(name: str, required: bool = False, help: str = "") -> Callable[[F], F]:
-    return click.option(name, type=INSTANT, required=required, help=help + " (ISO 8601)")
+    kind = KNOWN_AT if name == "--known-at" else INSTANT
+    return click.option(name, type=kind, required=required, help=help + " (ISO 8601)")
 
 
 __all__ = ["INSTANT", "State", "instant_option", "parse_instant", "pass_state", "store_options"]

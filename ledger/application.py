@@ -480,6 +480,12 @@ class Ledger:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def last_recorded_at(self) -> datetime | None:
+        """When the last batch was recorded (None: nothing is); never before an earlier batch's."""
+        with self.store.read() as tx:
+            head = self.store.head_row(tx)
+        return None if head is None else record_from_state(head[0], "", 0, head[1]).recorded_at
+
     def records(self, streams: Sequence[str]) -> list[Record]:
         with self.store.read() as tx:
             return [record_from_state(*row) for row in self.store.stream_rows(tx, streams)]

@@ -292,9 +292,14 @@ def test_who_states_the_instant_it_was_known_at(base: Any) -> None:
     assert base("append", "-", input=jsonl(inquiry())[0]).exit_code == 0
     answer = json.loads(base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--format", "json").output)
     assert answer["known_at"] and answer["known_at"] > "2024-12"  # the CLI filled in "now"
-    asked = json.loads(base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--known-at",
-                            "2099-01-01T00:00:00+08:00", "--format", "json").output)
-    assert asked["known_at"] == "2099-01-01T00:00:00+08:00"
+    later = base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--known-at", "2099-01-01T00:00:00+08:00",
+                 "--format", "json")
+    assert json.loads(later.stdout)["known_at"] == "2099-01-01T00:00:00+08:00"
+    # A K later than now is answered as known now, and said to be no settled answer (on stderr).
+    assert "warning: --known-at 2099-01-01T00:00:00+08:00 is later than now" in later.stderr
+    assert "this answer can change as batches are recorded" in later.stderr
+    past = base("who", "C1", "--at", "2024-03-04T10:00:00+08:00", "--known-at", answer["known_at"])
+    assert past.exit_code == 0 and not past.stderr
 
 
 def test_only_the_export_loads_pyarrow() -> None:
