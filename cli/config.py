@@ -93,7 +93,9 @@ def _append_config(state: State, payload: dict[str, Any], label: str, source: st
         sys.exit(1)
     if result.appended:
         replaced = f", replacing {replacing}" if replacing is not None else ""
-        click.echo(f"added {label} (event {result.last_seq}{replaced})")
+        assert result.recorded_at is not None
+        when = result.recorded_at.astimezone(state.tz).isoformat()  # (the K before and after it)
+        click.echo(f"added {label} (event {result.last_seq}{replaced}, recorded at {when})")
     else:
         click.echo(f"{label} is already in the ledger; nothing written")
 
@@ -136,9 +138,10 @@ def policy_list(state: State, known_at: datetime | None, fmt: str) -> None:
 @click.argument("pack_id")
 @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]),
               help="the version in force on this date (default: latest)")
+@instant_option("--known-at", help="the pack's versions as the ledger knew them then (default: now)")
 @fmt_option
 @pass_state
-def policy_show(state: State, pack_id: str, on: datetime | None, fmt: str) -> None:
+def policy_show(state: State, pack_id: str, on: datetime | None, known_at: datetime | None, fmt: str) -> None:
     """One pack version: its limits, rules and the clauses it cites (Chinese text and English).
 
     \b
@@ -146,7 +149,7 @@ def policy_show(state: State, pack_id: str, on: datetime | None, fmt: str) -> No
       ledger policy show shihezi-2021
       ledger policy show zhangye-2021 --on 2024-06-01 --format json
     """
-    catalogue = _catalogue(state)
+    catalogue = _catalogue(state, known_at)
     try:
         versions = catalogue.versions(pack_id)
         pack = catalogue.in_force(pack_id, on.date()) if on else versions[-1]
@@ -219,16 +222,17 @@ def calendar() -> None:
 
 @calendar.command("show")
 @click.argument("year", type=int)
+@instant_option("--known-at", help="the calendar as the ledger knew it then (default: now)")
 @fmt_option
 @pass_state
-def calendar_show(state: State, year: int, fmt: str) -> None:
+def calendar_show(state: State, year: int, known_at: datetime | None, fmt: str) -> None:
     """A year's holidays, make-up workdays and number of working days.
 
     \b
     Example:
       ledger calendar show 2024
     """
-    cal = _calendar(state)
+    cal = _calendar(state, known_at)
     schedule = cal.schedules.get(year)
     if schedule is None:
         raise click.ClickException(str(UnknownCalendarYear(year, cal.known_years())))

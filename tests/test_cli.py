@@ -534,6 +534,11 @@ def test_configuration_is_fixed_by_retracting_it_and_adding_the_file_again(run: 
     replaced = run("calendar", "add", str(again), "--replacing", readded_id, "--reason", "来源有误")  # in one batch
     assert replaced.exit_code == 0 and f"replacing {readded_id}" in replaced.output, replaced.output
     assert json.loads(run("calendar", "show", "2031", "--format", "json").output)["source"] == "测试二"
+    import re  # (as known when the replaced year was added: its source)
+    readded_at = re.search(r"recorded at (\S+)\)", readded.output)
+    assert readded_at is not None
+    then = run("calendar", "show", "2031", "--known-at", readded_at.group(1), "--format", "json")
+    assert json.loads(then.output)["source"] == "测试"
 
 
 def test_a_configuration_event_adds_what_it_names(run: Any, tmp_path: Path) -> None:
@@ -606,6 +611,11 @@ def test_a_pack_version_cases_are_judged_by_is_replaced_in_one_batch(base: Any, 
     assert base("events", "--format", "json").output == before
     replaced = base("policy", "add", path, "--replacing", wrong, "--reason", "时限有误")
     assert replaced.exit_code == 0 and f"replacing {wrong}" in replaced.output, replaced.output
+    import re  # (the K before and after the new version: `--known-at` at it sees it)
+    recorded = re.search(r"recorded at (\S+)\)", replaced.output)
+    assert recorded is not None
+    then = json.loads(base("policy", "show", "office-y", "--known-at", recorded.group(1), "--format", "json").output)
+    assert then["limits"]["registration"]["reply"]["days"] == 3
     shown = json.loads(base("policy", "show", "office-y", "--format", "json").output)
     assert shown["limits"]["registration"]["reply"]["days"] == 3
     who = json.loads(base("who", "C1", "--at", "2024-03-05T09:00:00+08:00", "--format", "json").output)
