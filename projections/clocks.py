@@ -9,8 +9,9 @@ day of X (the day of X never counts); "within N days" counts calendar days the s
   not on the first), at the FIRST receipt of supplements (004 限时 §4);
 - suspension (不计入时限): the due moves later by the working (or, for a calendar-day limit,
   calendar) days in [day suspended, day resumed); an open suspension stops the clock;
-- extension (延期): notified to the requester by the current due, ``new_due`` replaces it;
-  notified later or never, the old due stands (the breach is then ``invalid_extension``).
+- extension (延期): approved by a leader (a unit's head or supervisor, ``leads``) and notified to
+  the requester by the current due, ``new_due`` replaces it; approved by anyone else, or notified
+  later or never, the old due stands (the breach is then ``invalid_extension``).
 
 A limit counted ``from: acceptance`` (Pudong's 5 days) starts at the first accepted handoff,
 the handler's (首办人) reading of it (阅知), or at receipt while there is none: a handoff awaiting
@@ -24,7 +25,7 @@ Otherwise nothing that happens after the due instant can move it: a breach, once
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any, Literal
@@ -66,12 +67,18 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class InvalidExtension:
-    """An extension approved or notified after the due it was to replace, or never notified:
-    that due stands."""
+    """An extension approved or notified after the due it was to replace, never notified, or
+    approved by someone who is not a leader (``by_leader`` False): that due stands."""
 
     fact: Fact
     old_due: datetime
     notified_at: datetime | None
+    by_leader: bool = True
+
+
+#: Whether a staff member may approve an extension at an instant (a leader: ``World.leads``); the
+#: rules pass it in, so that the clock stays a function of data.
+Leads = Callable[[str, datetime], bool]
 
 
 @dataclass(frozen=True)
@@ -126,9 +133,12 @@ class CaseClock:
 
 def case_clock(
     file: CaseFile, at: datetime, catalogue: PolicyCatalogue, calendar: WorkingCalendar,
-    tz: tzinfo, which: Which = "reply",
+    tz: tzinfo, which: Which = "reply", leads: Leads | None = None,
 ) -> CaseClock:
-    """The clock of ``file`` as of ``at``; raises ``NoLimitConfigured``, ``UnknownCalendarYear``."""
+    """The clock of ``file`` as of ``at``; raises ``NoLimitConfigured``, ``UnknownCalendarYear``.
+
+    ``leads`` says who may approve an extension (None: anyone, for a clock asked without the
+    organisation, e.g. to find the instants at which the rules will look at it)."""
     received = file.receipt
     on = received.occurred_at.astimezone(tz).date()
     pack = catalogue.in_force(file.inquiry.policy, on)
@@ -138,7 +148,7 @@ def case_clock(
     limit = kinds.reply if which == "reply" else kinds.transfer
     facts = file.upto(at)
     reply = next((f for f in facts if isinstance(f.event, Replied)), None)
-    clock = _Clock(pack, limit, calendar.with_closures(pack.closures), tz, at)  # (the office's own closures)
+    clock = _Clock(pack, limit, calendar.with_closures(pack.closures), tz, at, leads)  # (the office's own closures)
     if limit is None:
         clock.step(f"the pack sets no {which} limit for kind {file.inquiry.kind!r}")
         return clock.result(file, which, None, "no_limit", reply, facts)
@@ -199,8 +209,9 @@ class _Clock:
     """The fold that computes a due instant; keeps the basis steps as it goes."""
 
     def __init__(self, pack: PolicyPack, limit: Limit | None, calendar: WorkingCalendar,
-                 tz: tzinfo, at: datetime) -> None:
+                 tz: tzinfo, at: datetime, leads: Leads | None = None) -> None:
         self.pack, self.limit, self.calendar, self.tz, self.at = pack, limit, calendar, tz, at
+        self.leads = leads
         self.basis: list[Step] = []
         self.suspensions: list[tuple[datetime, datetime | None]] = []
         self.invalid: list[InvalidExtension] = []
@@ -286,6 +297,8 @@ class _Clock:
                     self.step(f"extension to {when(e.new_due, tz)} approved {when(e.occurred_at, tz)} is not "
                               f"later than the due {when(due, tz)}: not an extension (延期), the due stands",
                               keys[0] if keys else None, item.evidence)
+                elif not self._by_leader(e):
+                    self._not_by_leader(item, due, until)
                 elif instant <= due or open_since is not None:  # a stopped clock cannot run out
                     self.step(f"extension (延期) approved by {e.approved_by} {when(e.occurred_at, tz)} and notified "
                               f"{when(e.notified_at or instant, tz)}, by the due {when(due, tz)}: "
@@ -300,6 +313,8 @@ class _Clock:
                 self.step(f"extension to {when(e.new_due, tz)} approved {when(e.occurred_at, tz)} is not "
                           f"later than the due {when(due, tz)}: not an extension (延期), the due stands",
                           None, f.evidence)
+            elif not self._by_leader(e):
+                self._not_by_leader(f, due, until)
             elif due < until:
                 self._invalid(f, due, None)
             else:
@@ -311,6 +326,22 @@ class _Clock:
             self.open_suspension = open_since is not None
             self.due = due
         return due
+
+    def _by_leader(self, e: DeadlineExtended) -> bool:
+        return self.leads is None or self.leads(e.approved_by, e.occurred_at)
+
+    def _not_by_leader(self, fact: Fact, due: datetime, until: datetime) -> None:
+        """An extension approved by someone who is not a leader (a unit's head or supervisor) is no extension
+        (002 限时 §7 由受理事项的单位负责人签署意见; 004 限时 §5 请示有关领导审批): the due stands,
+        and a breach of it is this extension's (``invalid_extension``)."""
+        e = fact.event
+        assert isinstance(e, DeadlineExtended)
+        keys = rule_clauses(self.pack, "extension")
+        self.step(f"extension to {when(e.new_due, self.tz)} approved by {e.approved_by}, who is neither a section "
+                  f"head nor a supervising leader: invalid, the due {when(due, self.tz)} stands",
+                  keys[0] if keys else None, fact.evidence)
+        if due < until:
+            self.invalid.append(InvalidExtension(fact, due, e.notified_at, by_leader=False))
 
     def _invalid(self, fact: Fact, due: datetime, notified: datetime | None) -> None:
         e = fact.event
@@ -392,7 +423,7 @@ def _restart(clock: _Clock, start: Fact, facts: tuple[Fact, ...]) -> tuple[Fact,
 
 def deadline(
     case_facts: Iterable[Fact], at: datetime, catalogue: PolicyCatalogue, calendar: WorkingCalendar,
-    tz: tzinfo, which: Which = "reply",
+    tz: tzinfo, which: Which = "reply", leads: Leads | None = None,
 ) -> CaseClock:
     """:func:`case_clock` from a case's facts; raises ``CaseNotFoundAt`` before its receipt."""
-    return case_clock(case_file(case_facts, at), at, catalogue, calendar, tz, which)
+    return case_clock(case_file(case_facts, at), at, catalogue, calendar, tz, which, leads)

@@ -108,7 +108,7 @@ def findings(
         return []
     judge = _Judge(file, world, catalogue, tz)
     out: list[Finding] = []
-    reply = case_clock(file, at, catalogue, calendar, tz, "reply")
+    reply = case_clock(file, at, catalogue, calendar, tz, "reply", world.leads)
     found = judge.reply_breach(reply)
     if found is not None:
         out.append(found)
@@ -228,12 +228,22 @@ class _Judge:
             if stood is None:
                 return None
             told, approved = stood.notified_at, stood.fact.occurred_at
-            if approved > due:  # approved too late, whatever the notice says
+            approver = getattr(stood.fact.event, "approved_by", "")
+            if not stood.by_leader:  # 002 限时 §7 由受理事项的单位负责人签署意见
+                told_zh = f"由{name(approver)}批准，其并非科室负责人或分管领导"
+                told_en = (f"was approved by {name(approver)}, who is neither a section head nor a "
+                           "supervising leader")
+            elif approved > due:  # approved too late, whatever the notice says
                 told_zh, told_en = f"迟至{when(approved, tz)}才经批准", f"was approved only on {when(approved, tz)}"
             else:
                 told_zh = "从未告知服务对象" if told is None else f"迟至{when(told, tz)}才告知服务对象"
                 told_en = "was never notified to the requester" if told is None else (
                     f"was notified to the requester only on {when(told, tz)}")
+            if not stood.by_leader:
+                return holder, (f"延期{told_zh}，延期无效，原期限{when(due, tz)}有效；{missed_zh}；"
+                                f"届时负主要责任的是{role_zh}{name(holder)}"), (
+                    f"the extension {told_en}, so it is invalid and the old deadline {when(due, tz)} stands; "
+                    f"{missed_en}; {name(holder)} was responsible then"), []
             return holder, (f"延期{told_zh}，晚于原期限{when(due, tz)}，延期无效，原期限有效；{missed_zh}；"
                             f"届时负主要责任的是{role_zh}{name(holder)}"), (
                 f"the extension {told_en}, after the old deadline {when(due, tz)}, so it is invalid and the "

@@ -16,7 +16,14 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
 from ledger.application import Ledger, collector_paused
-from ledger.events import PostDefined, RolesAssigned, StaffRegistered, StandInDesignated, UnitDefined
+from ledger.events import (
+    DeadlineExtended,
+    PostDefined,
+    RolesAssigned,
+    StaffRegistered,
+    StandInDesignated,
+    UnitDefined,
+)
 from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import (
     Fact,
@@ -30,7 +37,7 @@ from ledger.records import (
 )
 from ledger.store import Tx, padded
 from projections.calendar import UnknownCalendarYear, WorkingCalendar
-from projections.clocks import deadline
+from projections.clocks import Leads, deadline
 from projections.configuration import CONFIG_PREFIXES, calendar_from, catalogue_from
 from projections.findings import Finding, findings
 from projections.readmodels import HISTORY_COLUMNS
@@ -261,6 +268,11 @@ class Queries:
             leaders = self._people(_leaders(structure, units) - names, instants, known_at)
             structure += self._facts({f"unit:{u}" for u in _units_of(leaders) - units}, known_at)
             people += leaders
+            if any(isinstance(f.event, DeadlineExtended) for f in case_facts):
+                # An extension counts if a leader of any unit approved it (World.leads): every unit.
+                loaded = {f.event.unit for f in structure if isinstance(f.event, UnitDefined)}
+                rest = {s.partition(":")[2] for s in self._prefixed("unit:")} - loaded
+                structure += self._facts({f"unit:{u}" for u in rest}, known_at)
         return Context(
             world=World.from_facts([*structure, *people]),
             catalogue=catalogue,
@@ -512,16 +524,30 @@ class Queries:
                     spans.add((stream, "StandInDesignated", str(designated), str(designated)))
         return spans, corrected
 
-    def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> list[datetime]:
-        """When the rules look at the world for this case: ``at`` and its due instants up to ``at``.
+    def _case_context(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None) -> Context:
+        """The world one case's findings need, read around the instants the rules look at it.
 
-        The clocks depend on the case alone.
-        """
+        The clocks depend on the case alone, but for who may approve an extension (a leader of a
+        unit as it stood then, ``World.leads``; every unit is read for such a case): when the dues
+        counted with the case's own approvers are not among the instants read (those counted with
+        every extension standing), the world is read around those dues as well."""
+        instants = self._instants(facts, at, known_at)
+        ctx = self.context(facts, known_at, instants=instants)
+        if any(isinstance(f.event, DeadlineExtended) for f in facts):
+            more = set(self._instants(facts, at, known_at, ctx.world.leads)) - set(instants)
+            if more:
+                ctx = self.context(facts, known_at, instants=[*instants, *sorted(more)])
+        return ctx
+
+    def _instants(self, facts: Sequence[Fact], at: datetime, known_at: datetime | None,
+                  leads: Leads | None = None) -> list[datetime]:
+        """When the rules look at the world for this case: ``at`` and its due instants up to ``at``
+        (counted with ``leads`` approving extensions: None, anyone)."""
         catalogue, calendar = self._configuration(known_at)
         found = [at]
         for which in ("reply", "transfer"):
             try:
-                clock = deadline(facts, at, catalogue, calendar, self.tz, which)
+                clock = deadline(facts, at, catalogue, calendar, self.tz, which, leads)
             except (CaseNotFoundAt, PolicyError, UnknownCalendarYear):
                 # The rules stop at the same point (no findings before receipt, or the same
                 # error): they can only have looked at the world at the instants found so far.
@@ -604,8 +630,7 @@ class Queries:
             with self.reading():
                 if case is not None:
                     per_case = {case: self.case_facts(case, known_at, withdrawals)}
-                    ctx = self.context(per_case[case], known_at,
-                                       instants=self._instants(per_case[case], at, known_at))
+                    ctx = self._case_context(per_case[case], at, known_at)
                 else:
                     per_case = self.all_case_facts(known_at, withdrawals=withdrawals)
                     ctx = self.context([], known_at, all_staff=True)

@@ -73,7 +73,7 @@ def case_status(
     clock_state: str
     counting = calendar  # the days counted overdue: the clock's own, with its pack's closures
     try:
-        clock = case_clock(file, at, catalogue, calendar, tz, "reply")
+        clock = case_clock(file, at, catalogue, calendar, tz, "reply", world.leads)
         due, clock_state, reply = clock.due, clock.state, clock.reply
         counting = calendar.with_closures(clock.pack.closures)
     except NoLimitConfigured as e:  # caseload still counts the case; overdue cannot

@@ -276,6 +276,14 @@ class World:
         line = self._posts.get(post_id)
         return None if line is None else line.at(at)
 
+    def leads(self, staff_id: str, at: datetime) -> bool:
+        """Whether ``staff_id`` is a leader at ``at``, who may approve an extension (延期): the
+        section head or the supervising leader of a unit as it stands then (002 限时 §7 由受理事项的
+        单位负责人签署意见; 004 限时 §5 请示有关领导审批). Of any unit: a case handed to another unit is
+        handled there, and which unit handles it is not the clock's to decide."""
+        return any(u is not None and staff_id in (u.head, u.supervisor)
+                   for u in (line.at(at) for line in self._units.values()))
+
     def name_of(self, staff_id: str, at: datetime) -> str:
         """The staff member's name as of ``at`` (else as first registered; else the id)."""
         line = self._staff.get(staff_id)

@@ -287,6 +287,26 @@ def test_sdut_extension_notified_after_the_due_is_an_invalid_extension() -> None
     assert never.rule == "invalid_extension" and "never notified" in never.explanation_en
 
 
+def test_an_extension_approved_by_someone_who_is_no_leader_is_an_invalid_extension() -> None:
+    # DOMAIN: an extension is approved by a leader; 002 限时 §7 由受理事项的单位负责人签署意见.
+    # The handler approving their own, notified in time: no extension, the old due stands.
+    own = {**extended("2024-03-08 10:00"), "approved_by": "s-a"}
+    f = only(judge([sdut(), own, reply("S1", "2024-03-15 10:00")], world()))
+    assert (f.rule, f.liable, f.due) == ("invalid_extension", "s-a", t("2024-03-11 23:59:59.999"))
+    assert "neither a section head nor a supervising leader" in f.explanation_en
+    assert "其并非科室负责人或分管领导" in f.explanation_zh and "ext" in f.evidence
+    # A section head approving counts; so does a supervising leader (extended() has s-sup).
+    head = {**extended("2024-03-08 10:00"), "approved_by": "s-head"}
+    assert judge([sdut(), head, reply("S1", "2024-03-15 10:00")], world()) == []
+    # A leader is one as the units stood at the approval: s-c heads the unit only from 12 Mar.
+    later_head = ev("UnitDefined", "2024-03-12 09:00", id="u-repair-2", unit="repair", head="s-c",
+                    supervisor="s-sup", name="维修服务中心")
+    by_c = {**extended("2024-03-08 10:00"), "approved_by": "s-c"}
+    assert only(judge([sdut(), by_c, reply("S1", "2024-03-15 10:00")], world(later_head))).rule == "invalid_extension"
+    # Before the old due, nothing is breached yet, and nothing is found.
+    assert judge([sdut(), own], world(), "2024-03-11 12:00") == []
+
+
 def test_sdut_leadership_tiers_name_the_head_and_the_supervisor_inside_the_finding() -> None:
     # 001 责任追究 art. 3: 谁主管、谁负责.
     f = only(judge([sdut()], world()))

@@ -319,3 +319,42 @@ def test_a_designation_by_someone_else_after_a_leaders_is_read_past(store_url: s
         assert (findings(facts, windowed.world, t, windowed.catalogue, windowed.calendar, q.tz)
                 == findings(facts, whole.world, t, whole.catalogue, whole.calendar, q.tz)), t
     ledger.close()
+
+
+def test_an_extension_is_judged_with_every_unit_read_whatever_the_window(store_url: str) -> None:
+    """Who may approve an extension is a leader of any unit as it stood then (World.leads): a
+    question about one case reads every unit for it, and answers as the question over all cases."""
+    from tests.ledger_helpers import BASE, jsonl
+
+    clock = FakeClock(datetime(2024, 12, 10, 9, 0, tzinfo=UTC))
+    ledger = Ledger(store_url, clock=clock, projectors=default_projectors(None))
+    # s-os supervises the other unit, though registered in repair: only reading every unit shows it.
+    other = [{"type": "StaffRegistered", "id": "st-os", "occurred_at": "2024-03-01T08:00:00+08:00", "staff": "s-os",
+              "name": "孙处长", "rank": 5, "unit": "repair"},
+             {"type": "UnitDefined", "id": "u-other", "occurred_at": "2024-03-01T08:00:00+08:00", "unit": "other",
+              "head": "s-head", "supervisor": "s-os", "name": "综合科"}]
+
+    def case(c: str, approver: str) -> list[dict[str, Any]]:
+        return [{"type": "InquiryReceived", "id": f"in-{c}", "occurred_at": "2024-03-04T09:00:00+08:00", "case": c,
+                 "policy": "sdut-logistics", "received_by": ["s-a"], "channel": "visit", "matter": "报修",
+                 "kind": "leader_approval", "post": "water"},
+                {"type": "DeadlineExtended", "id": f"ext-{c}", "occurred_at": "2024-03-08T09:00:00+08:00", "case": c,
+                 "new_due": "2024-03-15T17:30:00+08:00", "approved_by": approver,
+                 "notified_at": "2024-03-08T10:00:00+08:00"},
+                {"type": "Replied", "id": f"rp-{c}", "occurred_at": "2024-03-14T10:00:00+08:00", "case": c,
+                 "by": "s-a", "outcome": "resolved"}]
+
+    # A away over the old due (handed over to B): the breach of the due the handler's own extension
+    # left standing is B's, which only a world read around that due shows.
+    away = [{"type": "AbsenceStarted", "id": "ab-a", "occurred_at": "2024-03-11T08:00:00+08:00", "staff": "s-a",
+             "reason": "trip", "handover_to": "s-b", "notified": ["s-b"]},
+            {"type": "AbsenceEnded", "id": "ae-a", "occurred_at": "2024-03-12T18:00:00+08:00", "staff": "s-a"}]
+    ledger.append_lines(jsonl(*BASE, *other, *case("C1", "s-a"), *case("C2", "s-os"), *away))
+    q = Queries(ledger)
+    t = datetime(2024, 3, 20, tzinfo=UTC)
+    by_case = {c: q.findings(c, t) for c in ("C1", "C2")}
+    assert [(f["rule"], f["liable"]) for f in by_case["C1"]] == [("invalid_extension", "s-b")]  # the handler approved it
+    assert by_case["C2"] == []  # the supervisor of another unit did: a leader
+    every = q.findings(None, t)
+    assert [f for f in every if f["case"] == "C1"] == by_case["C1"] and not [f for f in every if f["case"] == "C2"]
+    ledger.close()
