@@ -312,8 +312,15 @@ class World:
         return None if unit is None else unit.head
 
     def _unit_of(self, staff_id: str, at: datetime) -> Unit | None:
-        person = self.staff(staff_id, at)
-        return None if person is None else self.unit(person.unit, at)
+        """The staff member's unit as of ``at``; before their registration (a case dated earlier
+        than the register's reference data), the unit they were first registered in, as it was first
+        defined, as ``name_of`` names them: leaders are not dropped from a finding unsaid."""
+        line = self._staff.get(staff_id)
+        person = None if line is None else (line.at(at) or line.values[0])
+        if person is None:
+            return None
+        units = self._units.get(person.unit)
+        return None if units is None else (units.at(at) or units.values[0])
 
     # --- A/B cover -------------------------------------------------------------------------
 

@@ -316,6 +316,14 @@ def test_sdut_leadership_tiers_name_the_head_and_the_supervisor_inside_the_findi
     assert f.to_json()["also_liable"][0]["tier_zh"] == "主要领导责任"
 
 
+def test_a_case_dated_before_the_register_still_names_its_leaders() -> None:
+    """Staff and units registered on 2 Jan; a case of 2023 found late: its leaders are those of the
+    unit the handler was first registered in (as their name is), not dropped from the finding."""
+    f = only(judge([inquiry("S1", at="2023-12-18 09:00", policy="sdut-logistics", kind="leader_approval")],
+                   world(), "2023-12-29 09:00"))
+    assert f.rule == "handler_late" and [a.staff for a in f.also_liable] == ["s-head", "s-sup"]
+
+
 def test_leadership_tiers_name_only_leaders_above_the_liable() -> None:
     # 003 篇三 §5(1): 首问责任人负直接责任,其所在股室的主要负责人负主要领导责任,分管领导负重要领导责任:
     # the section head answers for the supervising leader's own breach no more than for their own.
