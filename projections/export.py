@@ -1161,13 +1161,18 @@ def _continue_from(
     return record
 
 
+def _as_read(kind: pa.DataType) -> str:
+    """A column's type as a Parquet reader gives it back (a list's items are ``element`` there)."""
+    return str(kind).replace("list<item: ", "list<element: ")
+
+
 def _describe_tables(include_pii: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in TABLES:
         schema = table_schema(name, include_pii)
         out[name] = {
             "description": TABLES[name][0],
-            "columns": [{"name": f.name, "type": str(f.type),
+            "columns": [{"name": f.name, "type": _as_read(f.type),
                          "description": (f.metadata or {}).get(b"description", b"").decode()} for f in schema],
         }
     out["events"]["partitioning"] = "hive: month=YYYY-MM, the month of occurred_at in the store's timezone"

@@ -160,6 +160,9 @@ def test_events_come_back_with_typed_columns_month_partitions_and_a_schema_versi
 
     m = manifest(out)
     assert m["schema_version"] == SCHEMA_VERSION and m["include_pii"] is False
+    for name in SNAPSHOTS:  # the manifest's column types are the files' own, as a reader gives them back
+        read = pq.read_schema(out / f"{name}.parquet")
+        assert [(c["name"], c["type"]) for c in m["tables"][name]["columns"]] == [(f.name, str(f.type)) for f in read]
     ledger = opened(demo)
     try:
         last = list(ledger.log(after=329))[-1]
