@@ -281,8 +281,9 @@ class World:
         section head or the supervising leader of a unit as it stands then (002 限时 §7 由受理事项的
         单位负责人签署意见; 004 限时 §5 请示有关领导审批). Of any unit: a case handed to another unit is
         handled there, and which unit handles it is not the clock's to decide."""
+        # (before a unit's definition, as first defined: ``_unit_of`` reads a unit the same way)
         return any(u is not None and staff_id in (u.head, u.supervisor)
-                   for u in (line.at(at) for line in self._units.values()))
+                   for u in (line.at(at) or line.values[0] for line in self._units.values()))
 
     def name_of(self, staff_id: str, at: datetime) -> str:
         """The staff member's name as of ``at`` (else as first registered; else the id)."""

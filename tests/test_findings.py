@@ -322,6 +322,11 @@ def test_a_case_dated_before_the_register_still_names_its_leaders() -> None:
     f = only(judge([inquiry("S1", at="2023-12-18 09:00", policy="sdut-logistics", kind="leader_approval")],
                    world(), "2023-12-29 09:00"))
     assert f.rule == "handler_late" and [a.staff for a in f.also_liable] == ["s-head", "s-sup"]
+    # and its leaders' extension counts, as they are named leaders in it
+    ext = ev("DeadlineExtended", "2023-12-20 09:00", id="ext", case="S1", approved_by="s-head",
+             new_due="2024-01-10T17:30:00+08:00", notified_at=t("2023-12-20 10:00").isoformat())
+    assert judge([inquiry("S1", at="2023-12-18 09:00", policy="sdut-logistics", kind="leader_approval"), ext],
+                 world(), "2023-12-29 09:00") == []
 
 
 def test_leadership_tiers_name_only_leaders_above_the_liable() -> None:
