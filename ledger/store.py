@@ -295,8 +295,12 @@ class Store:
         self.url_text = url
         self.url = StoreUrl.parse(url)
         self.dialect = self.url.dialect
-        if not create and self.dialect == "sqlite" and not self._sqlite_file_exists():
-            raise NoLedger(NO_LEDGER.format(url=url, why="the file does not exist"))
+        if not create and self.dialect == "sqlite":
+            # Looked at before the library opens it: its recorders create their tables.
+            if not self._sqlite_file_exists():
+                raise NoLedger(NO_LEDGER.format(url=url, why="the file does not exist"))
+            if not self._sqlite_file_holds_events():
+                raise NoLedger(NO_LEDGER.format(url=url, why="it holds no ledger's tables"))
         try:
             if self.dialect == "postgresql" and self.url.schema != "public":
                 self._ensure_pg_schema(create)
@@ -334,13 +338,29 @@ class Store:
             return True  # (a URI or memory: ``holds_ledger`` decides)
         return os.path.isfile(path)
 
+    def _sqlite_file_holds_events(self) -> bool:
+        """Whether the SQLite file has the library's events table, read without writing to it."""
+        path = self.url.sqlite_path
+        if path.startswith("file:") or path == ":memory:":
+            return True  # (a URI or memory: ``holds_ledger`` decides)
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stored_events'")
+                return row.fetchone() is not None
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            return False  # not a database at all
+
     def holds_ledger(self) -> bool:
-        """Whether the store holds a ledger (its settings table), without creating anything."""
+        """Whether the store holds a ledger (the library's events table: every ledger has it, those
+        made before ``ledger_settings`` too), without creating anything."""
         with self.read() as tx:
             if self.dialect == "sqlite":
-                tx.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_settings'")
+                tx.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.events_table,))
                 return tx.fetchone() is not None
-            tx.execute("SELECT to_regclass(?)", (self._pg_name("ledger_settings"),))
+            tx.execute("SELECT to_regclass(?)", (self._pg_name(self.events_table),))
             return tx.fetchone() not in (None, (None,))
 
     def _ensure_pg_schema(self, create: bool = True) -> None:

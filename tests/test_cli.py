@@ -750,3 +750,38 @@ def test_a_question_of_a_postgresql_schema_that_does_not_exist_makes_no_schema()
     assert result.exit_code == 1 and f"(schema '{schema}' does not exist)" in result.output
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
+
+
+def test_a_question_leaves_a_file_that_holds_no_ledger_as_it_was(tmp_path: Path) -> None:
+    """An empty file, or another program's, named by a mistyped --store: refused, and not written to."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    empty, junk, other = tmp_path / "empty.db", tmp_path / "junk.db", tmp_path / "other.db"
+    empty.write_bytes(b"")
+    junk.write_bytes(b"not a database")
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (x TEXT)")
+    for path in (empty, junk, other):
+        before = path.read_bytes()
+        result = CliRunner().invoke(cli, ["--store", f"sqlite:///{path}", "findings"])
+        assert result.exit_code == 1 and "(it holds no ledger's tables)" in result.output, result.output
+        assert path.read_bytes() == before
+
+
+def test_a_ledger_made_before_its_settings_table_is_still_a_ledger(tmp_path: Path) -> None:
+    """Ledgers of 0.1 have no ledger_settings: they are opened (and brought up to date), not refused."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from tests.ledger_helpers import BASE, jsonl
+
+    store = ["--store", f"sqlite:///{tmp_path / 'old.db'}"]
+    assert CliRunner().invoke(cli, [*store, "append", "-"], input="\n".join(jsonl(*BASE)) + "\n").exit_code == 0
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute("DROP TABLE ledger_settings")
+    listed = CliRunner().invoke(cli, [*store, "events", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.output)) == len(BASE)
