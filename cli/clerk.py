@@ -47,6 +47,8 @@ ABSENCE_COMMANDS: dict[str, tuple[type[ev.EventModel], str]] = {
     "end": (ev.AbsenceEnded, "--staff s-zhangwei --briefed"),
 }
 SKIP = {"type", "recorded_at"}
+#: A single entry's --id: retried, it is one event only if all of it is the same.
+ID_HELP = "sender's idempotency key (a retry repeats every option, --occurred-at too: it defaults to now)"
 
 
 def _inner(annotation: Any) -> tuple[Any, bool]:
@@ -73,6 +75,8 @@ def _options(model: type[BaseModel], prefix: str = "") -> list[tuple[click.Optio
         core, is_list = _inner(info.annotation)
         flag = "--" + (prefix + key).replace("_", "-")
         help_text = (info.description or "") + (" [required]" if _required(info, name) else "")
+        if key == "id":
+            help_text = ID_HELP
         param = (prefix + key).replace("-", "_")
         if isinstance(core, type) and issubclass(core, BaseModel):
             for opt, sub_key, _ in _options(core, prefix=key + "_"):
@@ -147,7 +151,7 @@ def _append_one(state: State, payload: dict[str, Any], actor: str | None) -> Non
 @click.command("correct")
 @click.option("--occurred-at", help="when the correction was made in the office (ISO 8601; default now); the "
                                     "target's own time is changed with --set occurred_at=...")
-@click.option("--id", "event_id", help="sender's idempotency key")
+@click.option("--id", "event_id", help=ID_HELP)
 @click.option("--recorded-by", help="the clerk who recorded it")
 @click.option("--target", required=True, help="id of the event to correct")
 @click.option("--reason", required=True, help="why")

@@ -188,7 +188,7 @@ class EventModel(BaseModel):
     summary: ClassVar[str] = ""
 
     occurred_at: Instant = Field(description="when it happened in the office (ISO 8601)")
-    id: Id | None = Field(default=None, description="sender's idempotency key")
+    id: Id | None = Field(default=None, description="sender's idempotency key (a retry repeats the event whole)")
     recorded_by: ShortText | None = Field(default=None, description="the clerk who recorded it")
     recorded_at: None = Field(default=None, exclude=True, description="set by the ledger, never by input")
 
