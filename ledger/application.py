@@ -44,7 +44,7 @@ from ledger.knowledge import (
     replacement_of,
     stream_problems,
 )
-from ledger.policy import PolicyError
+from ledger.policy import PolicyCatalogue, PolicyError
 from ledger.records import (
     GENESIS,
     SLICEABLE_FIELDS,
@@ -557,6 +557,8 @@ class _Checker:
         if not fresh:
             config = [s for kind in CONFIG_KINDS for s in self.store.streams_like(tx, f"{kind}:")]
             self.know.learn(config, self._stored_records(config), {})
+        #: The catalogue as the batch found it: what an added version takes away is seen against it.
+        self.catalogue_before = self.know.catalogue
 
     def take(self, chunk: Sequence[Read]) -> tuple[list[Pending], list[dict[str, Any]]]:
         """Check a chunk of lines; the accepted ones, ready for the store, and their contents."""
@@ -759,9 +761,13 @@ class _Checker:
         is what leaves it without a limit), else at its last retraction."""
         know = self.know
         out: list[LineError] = []
+        before = self.catalogue_before
         affected = {policy for _, policy, _ in self.pack_additions}
-        # Added versions alone change only the limits on and after their dates.
+        # Added versions alone change only the limits on and after their dates, and only a version
+        # that takes a kind or a limit away can strand a stored case: else the batch's own are read.
         since = None if self.pack_retractions else min(day for _, _, day in self.pack_additions)
+        scan = bool(self.pack_retractions) or any(_limits_lost(before, know.catalogue, policy, day)
+                                                  for _, policy, day in self.pack_additions)
         if self.pack_retractions:
             number, target = self.pack_retractions[-1]
             field_name, verdict = "target", "would then be judged by no pack version"
@@ -784,7 +790,7 @@ class _Checker:
         receipts: dict[str, tuple[str, str, str, datetime]] = {
             case: (state.received_id, state.policy, state.kind, state.received_at)
             for case, state in know.cases.items() if state.policy in affected}
-        unread = sorted({content["case"] for policy in sorted(affected)
+        unread = sorted({content["case"] for policy in sorted(affected if scan else ())
                          for _, content in self.ledger._naming(self.tx, "policy", policy, "")
                          if content.get("type") == "InquiryReceived"
                          and (since is None or self._day(content["occurred_at"]) >= since)} - set(know.cases))
@@ -794,18 +800,31 @@ class _Checker:
                 receipts[content["case"]] = (fact.record.event_id, content["policy"], content["kind"],
                                              fact.occurred_at)
         # (pack, kind, why) -> the first case's message (it names its day), the cases
-        stranded: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
+        stranded: dict[tuple[str, str, str], tuple[str, list[str], str]] = {}
         for case, (event_id, policy, kind, at) in sorted(receipts.items()):
             if since is not None and at.astimezone(self.tz).date() < since:
                 continue
+            day = at.astimezone(self.tz).date()
             try:
-                know.catalogue.limits_for(policy, kind, at.astimezone(self.tz).date())
+                now = know.catalogue.limits_for(policy, kind, day)
             except PolicyError as exc:
-                group = stranded.setdefault((policy, kind, type(exc).__name__), (str(exc), []))
+                group = stranded.setdefault((policy, kind, type(exc).__name__), (str(exc), [], verdict))
                 group[1].append(f"{case!r} (event {event_id})")
-        for why, cases in stranded.values():
+                continue
+            try:
+                had = before.limits_for(policy, kind, day)
+            except PolicyError:
+                continue  # (received in this batch under a version it adds)
+            for which in ("reply", "transfer"):
+                if getattr(had, which) is not None and getattr(now, which) is None:
+                    why = (f"policy {policy!r} (in force on {day}) would set no {which} limit for kind {kind!r}, "
+                           f"which it had when they were received ({getattr(had, which).describe()})")
+                    lost = f"would then lose their {which} limit"
+                    group = stranded.setdefault((policy, kind, which), (why, [], lost))
+                    group[1].append(f"{case!r} (event {event_id})")
+        for why, cases, said in stranded.values():
             rest = f" and {len(cases) - 3} more" if len(cases) > 3 else ""
-            out.append(LineError(number, field_name, f"case {', '.join(cases[:3])}{rest} {verdict}: {why}; {advice}"))
+            out.append(LineError(number, field_name, f"case {', '.join(cases[:3])}{rest} {said}: {why}; {advice}"))
         return out
 
     def _day(self, value: str) -> date:
@@ -840,6 +859,29 @@ class _Checker:
 
     def sorted_errors(self) -> list[LineError]:
         return sorted(self.errors, key=lambda e: e.line)
+
+
+def _limits_lost(before: PolicyCatalogue, after: PolicyCatalogue, policy: str, since: date) -> bool:
+    """Whether ``after`` takes away, on some day from ``since``, a kind or a limit that ``before``
+    gave ``policy`` then (the versions change only at their dates: those days, and ``since``, tell)."""
+    if policy not in before:
+        return False  # a pack new in this batch: no stored case was received under it
+    days = {since} | {v.effective_from for c in (before, after) for v in c.versions(policy)
+                      if v.effective_from >= since}
+    for day in sorted(days):
+        try:
+            had = before.in_force(policy, day)
+        except PolicyError:
+            continue
+        try:
+            now = after.in_force(policy, day)
+        except PolicyError:
+            return True
+        for kind, limits in had.limits.items():
+            kept = now.limits.get(kind)
+            if kept is None or (limits.reply and not kept.reply) or (limits.transfer and not kept.transfer):
+                return True
+    return False
 
 
 class _Writer:

@@ -654,6 +654,15 @@ def test_a_version_added_may_not_leave_a_kind_or_its_received_cases_without_a_li
             "(in force on 2024-03-04) sets no time limit for kind 'registration'") in refused.output
     assert "give it a limit for their kind, or date it after them" in refused.output
     assert base("events", "--format", "json").output != before  # (the merged version only)
+    transfer = {"days": 2, "count": "working", "from": "receipt", "clause": "004 限时 §3"}
+    no_reply = {"id": "office-y", "extends": "office-y", "effective_from": "2024-03-02",
+                "limits": {"registration": {"reply": None, "transfer": transfer}}}
+    path = _pack_file(tmp_path, "no-reply.json", no_reply)
+    refused = base("policy", "add", path)  # (the kind stays, with a transfer limit: its reply limit goes)
+    assert refused.exit_code == 1, refused.output
+    assert (f"{path}: case 'C1' (event in-C1), 'C2' (event in-C2) would then lose their reply limit: policy "
+            "'office-y' (in force on 2024-03-04) would set no reply limit for kind 'registration', which it had "
+            "when they were received (5 working days from receipt)") in refused.output
     later = _pack_file(tmp_path, "later.json", dropping | {"effective_from": "2024-03-05"})
     assert base("policy", "add", later).exit_code == 0  # after their receipt: their limits stand
     assert base("overdue", "--at", "2024-04-01T00:00:00+08:00").exit_code == 0
@@ -785,3 +794,28 @@ def test_a_ledger_made_before_its_settings_table_is_still_a_ledger(tmp_path: Pat
     listed = CliRunner().invoke(cli, [*store, "events", "--format", "json"])
     assert listed.exit_code == 0, listed.output
     assert len(json.loads(listed.output)) == len(BASE)
+
+
+def test_a_version_that_takes_no_limit_away_reads_no_stored_case(tmp_path: Path, monkeypatch: Any) -> None:
+    """Only a version that takes a kind or a limit away can strand a stored case: any other is added
+    without the scan of the log for the cases of its pack (it grows with the ledger)."""
+    from ledger.application import Ledger
+    from tests.ledger_helpers import BASE, inquiry, jsonl
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger.append_lines(jsonl(*BASE, inquiry("C1")))
+    scanned: list[str] = []
+    real = Ledger._naming
+    monkeypatch.setattr(Ledger, "_naming", lambda self, tx, kind, name, besides: scanned.append(name) or real(
+        self, tx, kind, name, besides))
+    closure = {"id": "shihezi-2021", "extends": "shihezi-2021", "effective_from": "2024-03-01", "closures": ["2024-03-06"]}
+    added = {"type": "PolicyAdded", "occurred_at": "2024-12-01T09:00:00+08:00", "policy": "shihezi-2021", "pack": closure}
+    assert ledger.append_lines(jsonl(added)).appended == 1 and scanned == []
+    whole = json.loads((Path(__file__).parent.parent / "ledger" / "policies" / "shihezi-2021.json").read_text("utf-8"))
+    taking = {**whole, "effective_from": "2024-03-02", "limits": {"other": whole["limits"]["general"]}}
+    from ledger.interchange import InvalidInput
+
+    with pytest.raises(InvalidInput, match="case 'C1'"):  # it drops kind general: the cases are read
+        ledger.append_lines(jsonl({**added, "pack": taking}))
+    assert scanned == ["shihezi-2021"]
+    ledger.close()
