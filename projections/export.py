@@ -88,6 +88,9 @@ from projections.world import Absence, World, canonical, pair_intervals
 #: folder of version 3 may hold them in clear, and is exported again with --fresh.
 SCHEMA_VERSION = 4
 MANIFEST = "manifest.json"
+#: Written into a folder before a first export writes anything there, removed with its manifest in
+#: place: a folder holding it and no manifest was left by an export that was stopped.
+MARKER = ".ledger-export-in-progress"
 EVENTS_DIR = "events"
 #: Rows per Parquet row group, and the most rows held in memory before writing.
 ROW_GROUP = 10_000
@@ -1085,9 +1088,10 @@ def _read_manifest(root: Path) -> dict[str, Any] | None:
     path = root / MANIFEST
     if not path.exists():
         if root.exists() and any(root.iterdir()):
-            # A first export interrupted before its manifest leaves only files of its own: swept.
-            ours = {p for p in _ours(root) if p.is_file()}
-            if any(p.is_file() and p not in ours for p in root.rglob("*")):
+            # A first export interrupted before its manifest leaves its marker and files of its own
+            # only: swept (files named like an export's, without the marker, are someone's copy).
+            ours = {p for p in _ours(root) if p.is_file()} | {root / MARKER}
+            if not (root / MARKER).is_file() or any(p.is_file() and p not in ours for p in root.rglob("*")):
                 raise ExportRefused(
                     f"{root} is not empty and holds no {MANIFEST}: export into a new or empty folder"
                 )
@@ -1190,7 +1194,32 @@ def export_parquet(
     batch: int = 5000,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """Export the ledger to ``directory`` (see the module docstring); raises :class:`ExportRefused`."""
+    """Export the ledger to ``directory`` (see the module docstring); raises :class:`ExportRefused`.
+
+    A first export that fails takes its ``MARKER`` away with its files; one killed leaves it, and
+    the next export sweeps what it left."""
+    marker = Path(directory) / MARKER
+    marked = marker.exists()
+    try:
+        return _export_parquet(ledger, directory, known_at=known_at, at=at, include_pii=include_pii, fresh=fresh,
+                               batch=batch, progress=progress)
+    except BaseException:
+        if not marked:
+            marker.unlink(missing_ok=True)
+        raise
+
+
+def _export_parquet(
+    ledger: Ledger,
+    directory: str | os.PathLike[str],
+    *,
+    known_at: datetime | None,
+    at: datetime | None,
+    include_pii: bool,
+    fresh: bool,
+    batch: int,
+    progress: Progress | None,
+) -> ExportResult:
     report: Progress = progress or (lambda stage, done, total: None)
     root = Path(directory)
     exported_at = ledger.clock()
@@ -1214,6 +1243,9 @@ def export_parquet(
                             f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}, which is gone: "
                             "use --fresh to export everything again")
     _sweep(root, {str(f["path"]) for f in old_files})
+    if old is None:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / MARKER).write_text("a ledger export is being written here\n", encoding="utf-8")
     previous = _continue_from(old, ledger, known_at, pseudo) if old is not None else None
     runs: list[dict[str, Any]] = list((old or {}).get("events", {}).get("runs", []))
     after = previous.seq if previous is not None else 0
@@ -1270,5 +1302,6 @@ def export_parquet(
     tmp = root / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, root / MANIFEST)
+    (root / MARKER).unlink(missing_ok=True)
     return ExportResult(manifest, new.rows, [f["path"] for f in new.files],
                         {name: w.count for name, w in writers.items()})

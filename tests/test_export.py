@@ -528,15 +528,26 @@ def test_a_first_export_interrupted_before_its_manifest_is_swept_by_the_next(dem
         (out / ".cases.parquet.tmp").write_bytes(b"half")
         (out / "events" / "month=2024-03" / ".part-1.parquet.tmp").write_bytes(b"half")
         (out / "events" / "month=2024-03" / "part-1-65.parquet").write_bytes(b"half")
+        (out / ".ledger-export-in-progress").write_text("")
         result = export(demo, out, *fresh)
         assert result.exit_code == 0, result.output
         assert events_table(out).num_rows == 330 and not list(out.rglob("*.tmp"))
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     (mixed / ".cases.parquet.tmp").write_bytes(b"half")
+    (mixed / ".ledger-export-in-progress").write_text("")
     (mixed / "notes.txt").write_text("mine")
     result = export(demo, mixed)
     assert result.exit_code == 1 and "not empty" in result.output and (mixed / ".cases.parquet.tmp").exists()
+    # Files named like an export's but no marker: another export's copy, without its manifest. Kept.
+    copy = tmp_path / "copy"
+    (copy / "events" / "month=2024-03").mkdir(parents=True)
+    (copy / "cases.parquet").write_bytes(b"theirs")
+    (copy / "events" / "month=2024-03" / "part-10-19.parquet").write_bytes(b"theirs")
+    result = export(demo, copy)
+    assert result.exit_code == 1 and "not empty" in result.output and (copy / "cases.parquet").read_bytes() == b"theirs"
+    # A finished export leaves no marker.
+    assert not (tmp_path / "export0" / ".ledger-export-in-progress").exists()
 
 
 # --- analysts' tools ------------------------------------------------------------------------------
