@@ -26,7 +26,7 @@ from typing import Any
 
 from ledger.events import CASE_TYPES, EVENT_TYPES, named_in
 from ledger.interchange import Line, LineError, parse_event
-from ledger.policy import KindLimits, PolicyCatalogue, PolicyError, PolicyFileError, parse_pack
+from ledger.policy import NEITHER_LIMIT, KindLimits, PolicyCatalogue, PolicyError, PolicyFileError, parse_pack
 from ledger.records import Record, Stated, effective_content
 from ledger.schedules import ScheduleFileError, builtin_schedules, parse_schedule
 
@@ -537,8 +537,7 @@ class Knowledge:
             self.catalogue.with_added(version)
             for kind, limits in version.limits.items():
                 if limits.reply is None and limits.transfer is None:
-                    err(f"pack.limits.{kind}", "sets neither a reply nor a transfer limit: a kind listed has at "
-                        "least one (its cases would have no due at all, and no finding would ever be late)")
+                    err(f"pack.limits.{kind}", NEITHER_LIMIT)
         except PolicyFileError as exc:
             for message in exc.messages:
                 if message.startswith("effective_from: a version of") and isinstance(pack, dict):

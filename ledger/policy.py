@@ -156,6 +156,9 @@ _MISSING_TEXT = (
     '{}: required field is missing or empty (only a version that "extends" a pack may leave it out)'
 )
 _TWICE = "closures: a date is listed twice"
+#: Said of a kind listed with neither limit (checked when a version is added: ``Knowledge``).
+NEITHER_LIMIT = ("sets neither a reply nor a transfer limit: a kind listed has at least one (its cases would "
+                 "have no due at all, and no finding would ever be late)")
 
 
 def _notify_problems(rule: str, notify: Sequence[Any]) -> list[str]:
@@ -341,6 +344,8 @@ def _messages(error: ValidationError, data: Mapping[str, Any]) -> list[str]:
         transfer = kl.get("transfer") if isinstance(kl, Mapping) else None
         if isinstance(transfer, Mapping) and transfer.get("from") == "acceptance":
             out.append(_transfer_from_problem(str(kind)))
+        if isinstance(kl, Mapping) and kl.get("reply") is None and transfer is None:
+            out.append(f"limits.{kind}: {NEITHER_LIMIT}")
     clauses = data.get("clauses")
     for key, clause in (clauses.items() if isinstance(clauses, Mapping) else ()):
         if isinstance(clause, Mapping) and isinstance(clause.get("file"), str) and isinstance(clause.get("zh"), str):

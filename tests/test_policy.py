@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ledger.policy import (
     _MISSING_TEXT,
     FINDING_RULES,
+    NEITHER_LIMIT,
     RULE_NAMES,
     Clause,
     Limit,
@@ -504,6 +505,7 @@ class TestPackFiles:
                                                 "clause": "OWN §1"}
         bad["rules"]["vacancy"] = {"clauses": ["OWN §1"], "notify": ["b"]}
         bad["closures"] = ["2024-05-06", "2024-05-06"]
+        bad["limits"]["nothing"] = {"reply": None}
         bad["clauses"]["000 art"] = {"file": "000_a1a78aef9bd31309.txt", "section": "s", "article": "a",
                                      "zh": "首问负责人应在7日内回复", "en": "e"}
         with pytest.raises(PolicyFileError) as err:
@@ -513,6 +515,7 @@ class TestPackFiles:
         assert sorted(messages[1:]) == sorted([
             _MISSING_TEXT.format("title"), _transfer_from_problem("general"),
             "rules.vacancy.notify: only no_handover says whom A must notify", "closures: a date is listed twice",
+            f"limits.nothing: {NEITHER_LIMIT}",
             "clauses.000 art.zh: is not in 000_a1a78aef9bd31309.txt, a regulation shipped with the ledger "
             "(ledger/regulations/000_a1a78aef9bd31309.txt): a clause of it is quoted verbatim, whitespace aside"])
 
