@@ -297,10 +297,9 @@ class Store:
         self.dialect = self.url.dialect
         if not create and self.dialect == "sqlite":
             # Looked at before the library opens it: its recorders create their tables.
-            if not self._sqlite_file_exists():
-                raise NoLedger(NO_LEDGER.format(url=url, why="the file does not exist"))
-            if not self._sqlite_file_holds_events():
-                raise NoLedger(NO_LEDGER.format(url=url, why="it holds no ledger's tables"))
+            why = self._sqlite_file_lacks_ledger()
+            if why is not None:
+                raise NoLedger(NO_LEDGER.format(url=url, why=why))
         try:
             if self.dialect == "postgresql" and self.url.schema != "public":
                 self._ensure_pg_schema(create)
@@ -332,26 +331,24 @@ class Store:
                 f'SELECT "{self.url.schema}".{LOCK_FUNCTION}()',
             ]
 
-    def _sqlite_file_exists(self) -> bool:
+    def _sqlite_file_lacks_ledger(self) -> str | None:
+        """Why the SQLite file holds no ledger (None: it has the library's events table), read
+        without writing to it; a URI or memory database is left to ``holds_ledger``."""
         path = self.url.sqlite_path
         if path.startswith("file:") or path == ":memory:":
-            return True  # (a URI or memory: ``holds_ledger`` decides)
-        return os.path.isfile(path)
-
-    def _sqlite_file_holds_events(self) -> bool:
-        """Whether the SQLite file has the library's events table, read without writing to it."""
-        path = self.url.sqlite_path
-        if path.startswith("file:") or path == ":memory:":
-            return True  # (a URI or memory: ``holds_ledger`` decides)
+            return None
+        if not os.path.isfile(path):
+            return "the file does not exist"
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stored_events'")
-                return row.fetchone() is not None
+                found = row.fetchone() is not None
             finally:
                 conn.close()
         except sqlite3.DatabaseError:
-            return False  # not a database at all
+            found = False  # not a database at all
+        return None if found else "it holds no ledger's tables"
 
     def holds_ledger(self) -> bool:
         """Whether the store holds a ledger (the library's events table: every ledger has it, those
