@@ -1095,11 +1095,7 @@ def _read_manifest(root: Path) -> dict[str, Any] | None:
                 raise ExportRefused(
                     f"{root} is not empty and holds no {MANIFEST}: export into a new or empty folder"
                 )
-            for leftover in ours:
-                leftover.unlink()
-            _sweep(root, set())
-            if (root / EVENTS_DIR).is_dir() and not any((root / EVENTS_DIR).iterdir()):
-                (root / EVENTS_DIR).rmdir()
+            _clear(root)
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -1117,6 +1113,16 @@ def _ours(root: Path) -> Iterator[Path]:
     yield from root.glob(".*.tmp")
     for name in SNAPSHOTS:
         yield root / f"{name}.parquet"
+
+
+def _clear(root: Path) -> None:
+    """Remove every file an export writes (its marker and temporaries too), and their folders."""
+    for path in _ours(root):
+        path.unlink(missing_ok=True)
+    (root / MARKER).unlink(missing_ok=True)
+    _sweep(root, set())
+    if (root / EVENTS_DIR).is_dir() and not any((root / EVENTS_DIR).iterdir()):
+        (root / EVENTS_DIR).rmdir()
 
 
 def _sweep(root: Path, keep: set[str]) -> None:
@@ -1231,9 +1237,7 @@ def _export_parquet(
         old = {}  # an unreadable manifest of ours: --fresh replaces the export it described
     pseudo = Pseudonymiser(ledger_key(ledger.store), include_pii)
     if old is not None and fresh:
-        for path in _ours(root):
-            path.unlink(missing_ok=True)
-        _sweep(root, set())
+        _clear(root)
         (root / MANIFEST).unlink()
         old = None
     old_files = [f for f in (old or {}).get("files", []) if f.get("table") == "events"]
